@@ -1,0 +1,1 @@
+//! Monday.com emulator (filled in by the engine issue).

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the test tools (kube-apiserver, kubectl, etcd, helm, baton) from their published Go modules.
+# Each tool lands in a versioned cache folder and is rebuilt only when its pinned version changes;
+# the checkout gets symlinks under target/tools/bin so tests find them at a fixed place.
+set -euo pipefail
+
+K8S_VERSION=${K8S_VERSION:-v1.36.3}
+HELM_VERSION=${HELM_VERSION:-v3.22.0}
+BATON_VERSION=${BATON_VERSION:-v0.4.3}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${MONDAY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/monday-operator/tools}
+bin="$root/target/tools/bin"
+mkdir -p "$cache" "$bin"
+export CGO_ENABLED=0 GOFLAGS=-mod=mod
+
+log() { printf '[tools] %s\n' "$*" >&2; }
+
+# kube-apiserver, kubectl and etcd from k8s.io/kubernetes in a wrapper module. The staging modules are
+# required at v0.0.0 by k/k's go.mod; the replace list mapping them to v0.N.P is derived from that file.
+build_k8s() {
+  local dir="$cache/k8s-$K8S_VERSION"
+  if [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && [ -x "$dir/bin/etcd" ]; then
+    log "k8s $K8S_VERSION: cached in $dir"; return
+  fi
+  local start=$SECONDS staging="v0.${K8S_VERSION#v1.}"
+  local mod="$dir/wrapper"
+  rm -rf "$mod"; mkdir -p "$mod" "$dir/bin"
+  local gomod
+  gomod=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p')
+  [ -f "$gomod" ] || { echo "cannot download k8s.io/kubernetes@$K8S_VERSION go.mod" >&2; exit 1; }
+  (
+    cd "$mod"
+    go mod init monday-operator.dev/testtools >/dev/null 2>&1
+    local n=0
+    while read -r m; do
+      go mod edit -replace="$m=$m@$staging"; n=$((n+1))
+    done < <(awk '$1 ~ /^k8s\.io\// && $2 == "v0.0.0" {print $1}' "$gomod" | sort -u)
+    [ "$n" -gt 20 ] || { echo "found only $n staging modules in $gomod" >&2; exit 1; }
+    log "k8s $K8S_VERSION: $n staging modules replaced with $staging"
+    go get "k8s.io/kubernetes@$K8S_VERSION"
+    # etcd at the version k/k's own go.mod pins (minimal version selection keeps it).
+    local etcd_v
+    etcd_v=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
+    log "etcd server $etcd_v (pinned by k8s.io/kubernetes $K8S_VERSION)"
+    go get "k8s.io/kubernetes/cmd/kube-apiserver@$K8S_VERSION" "k8s.io/kubernetes/cmd/kubectl@$K8S_VERSION" \
+      "go.etcd.io/etcd/server/v3@$etcd_v"
+    go build -trimpath -o "$dir/bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    go build -trimpath -o "$dir/bin/kubectl" k8s.io/kubernetes/cmd/kubectl
+    go build -trimpath -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3
+  )
+  log "k8s $K8S_VERSION: built in $((SECONDS-start))s"
+}
+
+build_helm() {
+  local dir="$cache/helm-$HELM_VERSION"
+  if [ -x "$dir/helm" ]; then log "helm $HELM_VERSION: cached"; return; fi
+  local start=$SECONDS
+  mkdir -p "$dir"
+  GOBIN="$dir" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  log "helm $HELM_VERSION: built in $((SECONDS-start))s"
+}
+
+build_baton() {
+  local dir="$cache/baton-$BATON_VERSION"
+  if [ -x "$dir/baton" ]; then log "baton $BATON_VERSION: cached"; return; fi
+  local start=$SECONDS
+  mkdir -p "$dir"
+  # The Go module proxy reachable from these machines answers 403 for github.com/conductorone/*, so
+  # this may fail; tests that need the CLI then say so loudly instead of passing silently.
+  if GOBIN="$dir" go install "github.com/conductorone/baton/cmd/baton@$BATON_VERSION"; then
+    log "baton $BATON_VERSION: built in $((SECONDS-start))s"
+  else
+    log "WARNING: baton $BATON_VERSION could not be built from the Go module proxy; baton CLI checks will report it"
+  fi
+}
+
+what=${1:-all}
+case "$what" in
+  k8s) build_k8s ;;
+  helm) build_helm ;;
+  baton) build_baton ;;
+  all) build_k8s; build_helm; build_baton ;;
+  *) echo "usage: $0 [all|k8s|helm|baton]" >&2; exit 2 ;;
+esac
+
+link() { [ -x "$1" ] && ln -sfn "$1" "$bin/$(basename "$1")"; return 0; }
+link "$cache/k8s-$K8S_VERSION/bin/kube-apiserver"
+link "$cache/k8s-$K8S_VERSION/bin/kubectl"
+link "$cache/k8s-$K8S_VERSION/bin/etcd"
+link "$cache/helm-$HELM_VERSION/helm"
+link "$cache/baton-$BATON_VERSION/baton"

@@ -1,0 +1,199 @@
+//! `MondayConnector`: one Monday.com account synced into the Baton access model on a schedule.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Secret key that holds the Monday.com API token in the old hosted-connector set-up.
+pub const DEFAULT_TOKEN_KEY: &str = "BATON_MONDAY_API_KEY";
+/// Monday.com's GraphQL endpoint.
+pub const DEFAULT_API_URL: &str = "https://api.monday.com/v2";
+/// Annotation whose new value asks for one sync right away.
+pub const SYNC_REQUESTED_ANNOTATION: &str = "iga.monday-operator.dev/sync-requested-at";
+
+/// Desired state of a connector.
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "iga.monday-operator.dev",
+    version = "v1alpha1",
+    kind = "MondayConnector",
+    namespaced,
+    shortname = "mcon",
+    category = "monday",
+    status = "MondayConnectorStatus",
+    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
+    printcolumn(name = "Synced", type_ = "string", json_path = r#".status.conditions[?(@.type=="Synced")].status"#),
+    printcolumn(name = "Users", type_ = "integer", json_path = ".status.counts.users"),
+    printcolumn(name = "Grants", type_ = "integer", json_path = ".status.counts.grants"),
+    printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.lastSyncTime"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(name = "Reason", type_ = "string", priority = 1, json_path = r#".status.conditions[?(@.type=="Ready")].reason"#),
+    printcolumn(name = "Message", type_ = "string", priority = 1, json_path = r#".status.conditions[?(@.type=="Ready")].message"#),
+    printcolumn(name = "Interval", type_ = "string", priority = 1, json_path = ".spec.syncInterval")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct MondayConnectorSpec {
+    /// The Secret (in this namespace) that holds the Monday.com API token.
+    pub secret_ref: SecretKeyRef,
+
+    /// How often to sync, as a Go-style duration (`30m`, `1h`, `1h30m`). At least `1m`.
+    #[serde(default = "default_sync_interval")]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m')").message("syncInterval must be a duration such as 30m or 1h, and at least 1m"))]
+    pub sync_interval: String,
+
+    /// Stops scheduled syncs while true; the last snapshot and status are kept.
+    #[serde(default)]
+    pub suspend: bool,
+
+    /// Allows provisioning (grant/revoke through MondayAccessGrant). When unset, the Secret's
+    /// `BATON_PROVISIONING` key decides; when that is absent too, provisioning is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provisioning: Option<bool>,
+
+    /// Monday.com GraphQL endpoint; change it only for a proxy or a test emulator.
+    #[serde(default = "default_api_url")]
+    #[x_kube(validation = kube::core::Rule::new("self.startsWith('https://') || self.startsWith('http://')").message("apiUrl must be an http(s) URL"))]
+    pub api_url: String,
+
+    /// Sync only these resource types (all when unset). `user` is always synced: every grant needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_types: Option<Vec<ResourceTypeName>>,
+}
+
+/// A key in a Secret of the connector's namespace.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[x_kube(validation = kube::core::Rule::new("self.size() > 0 && self.size() <= 253").message("secretRef.name must be a Secret name"))]
+    pub name: String,
+    /// Key holding the token.
+    #[serde(default = "default_token_key")]
+    pub key: String,
+}
+
+/// A Baton resource type this connector can sync.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceTypeName {
+    /// Accounts (always synced).
+    User,
+    /// Base roles: admin, member, viewer, guest.
+    Role,
+    /// Teams and their members and owners.
+    Team,
+    /// Workspaces and their owners and subscribers.
+    Workspace,
+    /// Boards and their owners and subscribers.
+    Board,
+}
+
+fn default_sync_interval() -> String {
+    "1h".to_string()
+}
+
+fn default_api_url() -> String {
+    DEFAULT_API_URL.to_string()
+}
+
+fn default_token_key() -> String {
+    DEFAULT_TOKEN_KEY.to_string()
+}
+
+/// Observed state of a connector, written only by the operator.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MondayConnectorStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready (summary), Connected and Synced.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::api::conditions::schema")]
+    pub conditions: Vec<Condition>,
+    /// When the last sync ended, successful or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// When the last successful sync ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_sync_time: Option<Time>,
+    /// When the next scheduled sync is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_sync_time: Option<Time>,
+    /// How long the last sync took, as a duration string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_duration: Option<String>,
+    /// The last error, without secret material; empty after a success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The Monday.com account the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<AccountStatus>,
+    /// Counts from the last successful snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Counts>,
+    /// The last successful snapshot file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotStatus>,
+    /// Grant changes between the last two successful snapshots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+/// The Monday.com account behind the token.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountStatus {
+    /// Account id.
+    pub id: String,
+    /// Account name.
+    pub name: String,
+    /// Plan tier as Monday reports it (for example `enterprise`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+}
+
+/// Object counts of one snapshot.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    /// Accounts of every status.
+    pub users: i64,
+    /// Base roles.
+    pub roles: i64,
+    /// Teams.
+    pub teams: i64,
+    /// Workspaces.
+    pub workspaces: i64,
+    /// Boards.
+    pub boards: i64,
+    /// Entitlements of all resources.
+    pub entitlements: i64,
+    /// Grants of all entitlements.
+    pub grants: i64,
+}
+
+/// Where the last good snapshot is and how to check it.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotStatus {
+    /// Baton sync id (KSUID) of the latest sync in the file.
+    pub sync_id: String,
+    /// Path of the .c1z file inside the operator's data directory.
+    pub path: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// File size in bytes.
+    pub bytes: i64,
+}
+
+/// Difference between the last two successful snapshots.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Changes {
+    /// Grants present now and not before.
+    pub grants_added: i64,
+    /// Grants present before and not now.
+    pub grants_removed: i64,
+}

@@ -1,0 +1,6 @@
+//! monday-operator: runs Monday.com identity-governance connectors from Kubernetes.
+//!
+//! Data flows one way: `monday` (GraphQL client) → `engine` (sync and provisioning) → `baton`
+//! (access model and .c1z files) → `controller` (status, Events) — see README.md.
+
+pub mod api;
