@@ -4,3 +4,5 @@
 //! (access model and .c1z files) → `controller` (status, Events) — see README.md.
 
 pub mod api;
+pub mod baton;
+pub mod monday;

@@ -1,0 +1,1 @@
+//! Monday.com GraphQL client: transport, pacing, retries, typed errors (no Kubernetes, no Baton).
