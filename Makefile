@@ -1,0 +1,38 @@
+# monday-operator developer entry points. `make test` is what CI runs; `make demo` is the tour.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.PHONY: all tools crds fmt lint test demo bench clean-tools
+
+all: test
+
+## tools: build kube-apiserver, etcd, kubectl, helm (and baton where the module proxy serves it),
+## cached per pinned version under ~/.cache/monday-operator/tools.
+tools:
+	@bash hack/build-tools.sh all
+
+## crds: regenerate crds/ from the Rust types.
+crds:
+	$(CARGO) run -q --bin monday-operator -- crd > crds/crds.yaml
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## test: everything CI checks, against a real kube-apiserver + etcd and the Monday emulator.
+test: tools lint
+	$(CARGO) test --workspace
+
+## demo: the main job on an embedded default (see README).
+demo: tools
+	@bash hack/demo.sh
+
+## bench: sync benchmarks against the emulator (prints figures).
+bench:
+	$(CARGO) run --release --bin monday-operator-bench
+
+clean-tools:
+	rm -rf target/tools

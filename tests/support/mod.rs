@@ -1,0 +1,6 @@
+//! Shared test support: the real control plane (and, in later tests, the emulator and operator).
+#![allow(dead_code)]
+
+pub mod control_plane;
+
+pub use control_plane::*;
