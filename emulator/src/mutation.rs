@@ -1,0 +1,937 @@
+//! Mutations that change the tenant: board/workspace/team membership and user lifecycle.
+//!
+//! Choices where Monday's behaviour is not documented (also listed in the README):
+//! * adding a user or team as `owner` also makes it a subscriber (owners are subscribers in Monday's
+//!   UI); deleting removes both; adding an existing member again is a no-op (idempotent);
+//! * board, workspace and team membership may be changed by admins and by owners of that board,
+//!   workspace or team; the user-admin mutations (`invite_users`, `activate_users`,
+//!   `deactivate_users`, `update_users_role`, `assign/remove_team_owners`) are admin-only;
+//! * scopes: `boards:write`, `workspaces:write`, `teams:write`; the user-admin mutations need
+//!   `users:write`;
+//! * unknown user IDs in board/workspace/team membership mutations fail the whole call with
+//!   `InvalidUserIdException` (nothing changes); in the bulk user mutations they are per-user
+//!   `USER_NOT_FOUND` errors;
+//! * pending users cannot be deactivated nor activated: per-user `FAILED`.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Value};
+
+use crate::model::{
+    self, EVERYONE_TEAM, Tenant, UserKind, UserStatus, sorted_contains, sorted_insert,
+    sorted_remove,
+};
+use crate::schema::{
+    ComplexityObj, GBaseRoleName, GBoardSubscriberKind, GProduct, GUserRole,
+    GWorkspaceSubscriberKind, TeamObj, UserObj, api_error, api_error_data, caller, complexity_of,
+    invalid_argument, need, parse_id, parse_ids, shared, unauthorized,
+};
+use crate::state::write;
+
+/// Bulk user mutations accept at most this many IDs.
+pub const BATCH_LIMIT: usize = 200;
+/// A board holds at most this many user subscribers…
+pub const BOARD_MAX_USERS: usize = 400;
+/// …and this many team subscribers.
+pub const BOARD_MAX_TEAMS: usize = 100;
+
+// Per-user error payloads ----------------------------------------------------------------------
+
+macro_rules! user_error_types {
+    ($($obj:ident, $code:ident, $name:literal, $code_name:literal, [$($variant:ident),*];)*) => {$(
+        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+        #[graphql(name = $code_name)]
+        pub enum $code { $($variant),* }
+
+        #[derive(SimpleObject)]
+        #[graphql(name = $name, rename_fields = "snake_case")]
+        pub struct $obj {
+            pub message: Option<String>,
+            pub code: Option<$code>,
+            pub user_id: Option<ID>,
+        }
+    )*};
+}
+
+user_error_types! {
+    AssignTeamOwnersError, AssignTeamOwnersErrorCode, "AssignTeamOwnersError", "AssignTeamOwnersErrorCode",
+        [ViewersOrGuests, UserNotMemberOfTeam, ExceedsBatchLimit, InvalidInput, UserNotFound, CannotUpdateSelf, Failed];
+    RemoveTeamOwnersError, RemoveTeamOwnersErrorCode, "RemoveTeamOwnersError", "RemoveTeamOwnersErrorCode",
+        [ViewersOrGuests, UserNotMemberOfTeam, ExceedsBatchLimit, InvalidInput, UserNotFound, CannotUpdateSelf, Failed];
+    ActivateUsersError, ActivateUsersErrorCode, "ActivateUsersError", "ActivateUsersErrorCode",
+        [ExceedsBatchLimit, InvalidInput, UserNotFound, CannotUpdateSelf, Failed];
+    DeactivateUsersError, DeactivateUsersErrorCode, "DeactivateUsersError", "DeactivateUsersErrorCode",
+        [ExceedsBatchLimit, InvalidInput, UserNotFound, CannotUpdateSelf, Failed];
+    UpdateUsersRoleError, UpdateUsersRoleErrorCode, "UpdateUsersRoleError", "UpdateUsersRoleErrorCode",
+        [ExceedsBatchLimit, InvalidInput, UserNotFound, CannotUpdateSelf, Failed];
+}
+
+/// The error codes all bulk user mutations share, mapped onto each payload's own enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Code {
+    ExceedsBatchLimit,
+    InvalidInput,
+    UserNotFound,
+    CannotUpdateSelf,
+    Failed,
+    ViewersOrGuests,
+    UserNotMemberOfTeam,
+}
+
+/// One per-user failure before it is shaped into a payload type.
+struct Failure {
+    code: Code,
+    user_id: Option<i64>,
+    message: String,
+}
+
+macro_rules! into_error {
+    ($f:expr, $obj:ident, $code:ident) => {{
+        let f: Failure = $f;
+        $obj {
+            message: Some(f.message),
+            code: Some(match f.code {
+                Code::ExceedsBatchLimit => $code::ExceedsBatchLimit,
+                Code::InvalidInput => $code::InvalidInput,
+                Code::UserNotFound => $code::UserNotFound,
+                Code::CannotUpdateSelf => $code::CannotUpdateSelf,
+                _ => $code::Failed,
+            }),
+            user_id: f.user_id.map(|i| ID(i.to_string())),
+        }
+    }};
+}
+
+fn team_owner_error_code(c: Code) -> Option<AssignTeamOwnersErrorCode> {
+    Some(match c {
+        Code::ExceedsBatchLimit => AssignTeamOwnersErrorCode::ExceedsBatchLimit,
+        Code::InvalidInput => AssignTeamOwnersErrorCode::InvalidInput,
+        Code::UserNotFound => AssignTeamOwnersErrorCode::UserNotFound,
+        Code::CannotUpdateSelf => AssignTeamOwnersErrorCode::CannotUpdateSelf,
+        Code::Failed => AssignTeamOwnersErrorCode::Failed,
+        Code::ViewersOrGuests => AssignTeamOwnersErrorCode::ViewersOrGuests,
+        Code::UserNotMemberOfTeam => AssignTeamOwnersErrorCode::UserNotMemberOfTeam,
+    })
+}
+
+fn remove_owner_error_code(c: Code) -> Option<RemoveTeamOwnersErrorCode> {
+    Some(match c {
+        Code::ExceedsBatchLimit => RemoveTeamOwnersErrorCode::ExceedsBatchLimit,
+        Code::InvalidInput => RemoveTeamOwnersErrorCode::InvalidInput,
+        Code::UserNotFound => RemoveTeamOwnersErrorCode::UserNotFound,
+        Code::CannotUpdateSelf => RemoveTeamOwnersErrorCode::CannotUpdateSelf,
+        Code::Failed => RemoveTeamOwnersErrorCode::Failed,
+        Code::ViewersOrGuests => RemoveTeamOwnersErrorCode::ViewersOrGuests,
+        Code::UserNotMemberOfTeam => RemoveTeamOwnersErrorCode::UserNotMemberOfTeam,
+    })
+}
+
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[graphql(name = "InviteUsersErrorCode")]
+pub enum InviteUsersErrorCode {
+    Error,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "InviteUsersError", rename_fields = "snake_case")]
+pub struct InviteUsersError {
+    pub message: Option<String>,
+    pub code: Option<InviteUsersErrorCode>,
+    pub email: Option<ID>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "ChangeTeamMembershipsResult", rename_fields = "snake_case")]
+pub struct ChangeTeamMembershipsResult {
+    pub failed_users: Option<Vec<UserObj>>,
+    pub successful_users: Option<Vec<UserObj>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "AssignTeamOwnersResult", rename_fields = "snake_case")]
+pub struct AssignTeamOwnersResult {
+    pub team: Option<TeamObj>,
+    pub errors: Option<Vec<AssignTeamOwnersError>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "RemoveTeamOwnersResult", rename_fields = "snake_case")]
+pub struct RemoveTeamOwnersResult {
+    pub team: Option<TeamObj>,
+    pub errors: Option<Vec<RemoveTeamOwnersError>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "InviteUsersResult", rename_fields = "snake_case")]
+pub struct InviteUsersResult {
+    pub invited_users: Option<Vec<UserObj>>,
+    pub errors: Option<Vec<InviteUsersError>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "ActivateUsersResult", rename_fields = "snake_case")]
+pub struct ActivateUsersResult {
+    pub activated_users: Option<Vec<UserObj>>,
+    pub errors: Option<Vec<ActivateUsersError>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "DeactivateUsersResult", rename_fields = "snake_case")]
+pub struct DeactivateUsersResult {
+    pub deactivated_users: Option<Vec<UserObj>>,
+    pub errors: Option<Vec<DeactivateUsersError>>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(name = "UpdateUsersRoleResult", rename_fields = "snake_case")]
+pub struct UpdateUsersRoleResult {
+    pub updated_users: Option<Vec<UserObj>>,
+    pub errors: Option<Vec<UpdateUsersRoleError>>,
+}
+
+// Helpers ---------------------------------------------------------------------------------------
+
+fn is_admin(t: &Tenant, user_id: i64) -> bool {
+    t.user(user_id).is_some_and(|u| u.kind == UserKind::Admin)
+}
+
+fn board_not_found(id: i64) -> async_graphql::Error {
+    let mut data = async_graphql::indexmap::IndexMap::new();
+    data.insert(async_graphql::Name::new("board_id"), Value::from(id));
+    api_error_data(
+        "InvalidBoardIdException",
+        400,
+        format!("Board not found: {id}"),
+        Value::Object(data),
+    )
+}
+
+fn not_found(kind: &str, id: i64) -> async_graphql::Error {
+    api_error(
+        "ResourceNotFoundException",
+        404,
+        format!("{kind} with id {id} not found"),
+    )
+}
+
+fn record_invalid(message: String) -> async_graphql::Error {
+    api_error("RecordInvalidException", 422, message)
+}
+
+/// All IDs must be existing users, or the whole call fails (membership mutations).
+fn existing_users(t: &Tenant, ids: &[i64]) -> Result<()> {
+    match ids.iter().find(|id| t.user(**id).is_none()) {
+        Some(id) => Err(api_error(
+            "InvalidUserIdException",
+            400,
+            format!("User with id {id} not found"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Team IDs must exist (or be -1 when `everyone_ok`).
+fn existing_teams(t: &Tenant, ids: &[i64], everyone_ok: bool) -> Result<()> {
+    match ids
+        .iter()
+        .find(|id| t.team(**id).is_none() && !(everyone_ok && **id == EVERYONE_TEAM))
+    {
+        Some(id) => Err(not_found("Team", *id)),
+        None => Ok(()),
+    }
+}
+
+fn users_out(t: &Tenant, ids: &[i64]) -> Vec<UserObj> {
+    ids.iter()
+        .filter_map(|id| t.user(*id))
+        .map(|u| UserObj(u.clone()))
+        .collect()
+}
+
+fn teams_out(t: &Tenant, ids: &[i64]) -> Vec<Option<TeamObj>> {
+    ids.iter().map(|id| TeamObj::lookup(t, *id)).collect()
+}
+
+/// The common checks of bulk user mutations; returns the IDs to act on, per-ID failures recorded.
+fn bulk_precheck(t: &Tenant, me: i64, ids: &[i64], failures: &mut Vec<Failure>) -> Vec<i64> {
+    if ids.len() > BATCH_LIMIT {
+        failures.push(Failure {
+            code: Code::ExceedsBatchLimit,
+            user_id: None,
+            message: format!(
+                "Too many user ids: {} (at most {BATCH_LIMIT} per call)",
+                ids.len()
+            ),
+        });
+        return Vec::new();
+    }
+    let mut ok = Vec::new();
+    for &id in ids {
+        if id == me {
+            failures.push(Failure {
+                code: Code::CannotUpdateSelf,
+                user_id: Some(id),
+                message: "You cannot perform this action on yourself".into(),
+            });
+        } else if t.user(id).is_none() {
+            failures.push(Failure {
+                code: Code::UserNotFound,
+                user_id: Some(id),
+                message: format!("User with id {id} not found"),
+            });
+        } else if !ok.contains(&id) {
+            ok.push(id);
+        }
+    }
+    ok
+}
+
+/// Admin-only gate for user-administration mutations.
+fn require_admin(ctx: &Context<'_>) -> Result<()> {
+    need(ctx, "users:write")?;
+    let me = caller(ctx)?.user_id;
+    if !is_admin(&crate::state::read(&shared(ctx)?.tenant), me) {
+        return Err(unauthorized());
+    }
+    Ok(())
+}
+
+fn new_kind(role: GBaseRoleName) -> UserKind {
+    match role {
+        GBaseRoleName::Admin => UserKind::Admin,
+        GBaseRoleName::Member => UserKind::Member,
+        GBaseRoleName::Guest => UserKind::Guest,
+        GBaseRoleName::ViewOnly => UserKind::ViewOnly,
+    }
+}
+
+// Mutation root ---------------------------------------------------------------------------------
+
+pub struct MutationRoot;
+
+#[Object(
+    name = "Mutation",
+    rename_fields = "snake_case",
+    rename_args = "snake_case"
+)]
+impl MutationRoot {
+    /// Budget before/after this request, its cost and the seconds until the budget resets.
+    #[graphql(complexity = "0")]
+    async fn complexity(&self, ctx: &Context<'_>) -> Result<Option<ComplexityObj>> {
+        complexity_of(ctx)
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn add_users_to_board(
+        &self,
+        ctx: &Context<'_>,
+        board_id: ID,
+        #[graphql(default_with = "Some(GBoardSubscriberKind::Subscriber)")] kind: Option<
+            GBoardSubscriberKind,
+        >,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<Vec<Option<UserObj>>>> {
+        need(ctx, "boards:write")?;
+        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let b = t
+            .board(board_id)
+            .filter(|b| b.state != model::State::Deleted)
+            .ok_or_else(|| board_not_found(board_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let mut subscribers = b.subscribers.clone();
+        for &id in &ids {
+            sorted_insert(&mut subscribers, id);
+        }
+        if subscribers.len() > BOARD_MAX_USERS {
+            return Err(record_invalid(format!(
+                "Board {board_id} would have {} subscribers; the maximum is {BOARD_MAX_USERS}",
+                subscribers.len()
+            )));
+        }
+        let b = t.board_mut(board_id).expect("checked");
+        b.subscribers = subscribers;
+        if kind == Some(GBoardSubscriberKind::Owner) {
+            for &id in &ids {
+                sorted_insert(&mut b.owners, id);
+            }
+        }
+        Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
+    }
+
+    /// Removes users from the board's subscribers and owners.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn delete_subscribers_from_board(
+        &self,
+        ctx: &Context<'_>,
+        board_id: ID,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<Vec<Option<UserObj>>>> {
+        need(ctx, "boards:write")?;
+        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let b = t
+            .board(board_id)
+            .filter(|b| b.state != model::State::Deleted)
+            .ok_or_else(|| board_not_found(board_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let b = t.board_mut(board_id).expect("checked");
+        for &id in &ids {
+            sorted_remove(&mut b.subscribers, id);
+            sorted_remove(&mut b.owners, id);
+        }
+        Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
+    }
+
+    /// `team_ids: [-1]` subscribes everyone at the account.
+    #[graphql(complexity = "crate::cost::mutation(team_ids.len(), child_complexity)")]
+    async fn add_teams_to_board(
+        &self,
+        ctx: &Context<'_>,
+        board_id: ID,
+        #[graphql(default_with = "Some(GBoardSubscriberKind::Subscriber)")] kind: Option<
+            GBoardSubscriberKind,
+        >,
+        team_ids: Vec<ID>,
+    ) -> Result<Option<Vec<Option<TeamObj>>>> {
+        need(ctx, "boards:write")?;
+        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&team_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let b = t
+            .board(board_id)
+            .filter(|b| b.state != model::State::Deleted)
+            .ok_or_else(|| board_not_found(board_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_teams(&t, &ids, true)?;
+        let mut teams = b.team_subscribers.clone();
+        for &id in &ids {
+            sorted_insert(&mut teams, id);
+        }
+        if teams.len() > BOARD_MAX_TEAMS {
+            return Err(record_invalid(format!(
+                "Board {board_id} would have {} team subscribers; the maximum is {BOARD_MAX_TEAMS}",
+                teams.len()
+            )));
+        }
+        let b = t.board_mut(board_id).expect("checked");
+        b.team_subscribers = teams;
+        if kind == Some(GBoardSubscriberKind::Owner) {
+            for &id in &ids {
+                sorted_insert(&mut b.team_owners, id);
+            }
+        }
+        Ok(Some(teams_out(&t, &ids)))
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(team_ids.len(), child_complexity)")]
+    async fn delete_teams_from_board(
+        &self,
+        ctx: &Context<'_>,
+        board_id: ID,
+        team_ids: Vec<ID>,
+    ) -> Result<Option<Vec<Option<TeamObj>>>> {
+        need(ctx, "boards:write")?;
+        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&team_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let b = t
+            .board(board_id)
+            .filter(|b| b.state != model::State::Deleted)
+            .ok_or_else(|| board_not_found(board_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_teams(&t, &ids, true)?;
+        let b = t.board_mut(board_id).expect("checked");
+        for &id in &ids {
+            sorted_remove(&mut b.team_subscribers, id);
+            sorted_remove(&mut b.team_owners, id);
+        }
+        Ok(Some(teams_out(&t, &ids)))
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn add_users_to_workspace(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(GWorkspaceSubscriberKind::Subscriber)")] kind: Option<
+            GWorkspaceSubscriberKind,
+        >,
+        user_ids: Vec<ID>,
+        workspace_id: ID,
+    ) -> Result<Option<Vec<Option<UserObj>>>> {
+        need(ctx, "workspaces:write")?;
+        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let w = t
+            .workspace(ws_id)
+            .filter(|w| w.state != model::State::Deleted)
+            .ok_or_else(|| not_found("Workspace", ws_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let w = t.workspace_mut(ws_id).expect("checked");
+        for &id in &ids {
+            sorted_insert(&mut w.subscribers, id);
+            if kind == Some(GWorkspaceSubscriberKind::Owner) {
+                sorted_insert(&mut w.owners, id);
+            }
+        }
+        Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn delete_users_from_workspace(
+        &self,
+        ctx: &Context<'_>,
+        user_ids: Vec<ID>,
+        workspace_id: ID,
+    ) -> Result<Option<Vec<Option<UserObj>>>> {
+        need(ctx, "workspaces:write")?;
+        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let w = t
+            .workspace(ws_id)
+            .filter(|w| w.state != model::State::Deleted)
+            .ok_or_else(|| not_found("Workspace", ws_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let w = t.workspace_mut(ws_id).expect("checked");
+        for &id in &ids {
+            sorted_remove(&mut w.subscribers, id);
+            sorted_remove(&mut w.owners, id);
+        }
+        Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(team_ids.len(), child_complexity)")]
+    async fn add_teams_to_workspace(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "Some(GWorkspaceSubscriberKind::Subscriber)")] kind: Option<
+            GWorkspaceSubscriberKind,
+        >,
+        team_ids: Vec<ID>,
+        workspace_id: ID,
+    ) -> Result<Option<Vec<Option<TeamObj>>>> {
+        need(ctx, "workspaces:write")?;
+        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&team_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let w = t
+            .workspace(ws_id)
+            .filter(|w| w.state != model::State::Deleted)
+            .ok_or_else(|| not_found("Workspace", ws_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_teams(&t, &ids, false)?;
+        let w = t.workspace_mut(ws_id).expect("checked");
+        for &id in &ids {
+            sorted_insert(&mut w.team_subscribers, id);
+            if kind == Some(GWorkspaceSubscriberKind::Owner) {
+                sorted_insert(&mut w.team_owners, id);
+            }
+        }
+        Ok(Some(teams_out(&t, &ids)))
+    }
+
+    #[graphql(complexity = "crate::cost::mutation(team_ids.len(), child_complexity)")]
+    async fn delete_teams_from_workspace(
+        &self,
+        ctx: &Context<'_>,
+        team_ids: Vec<ID>,
+        workspace_id: ID,
+    ) -> Result<Option<Vec<Option<TeamObj>>>> {
+        need(ctx, "workspaces:write")?;
+        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&team_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let w = t
+            .workspace(ws_id)
+            .filter(|w| w.state != model::State::Deleted)
+            .ok_or_else(|| not_found("Workspace", ws_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_teams(&t, &ids, false)?;
+        let w = t.workspace_mut(ws_id).expect("checked");
+        for &id in &ids {
+            sorted_remove(&mut w.team_subscribers, id);
+            sorted_remove(&mut w.team_owners, id);
+        }
+        Ok(Some(teams_out(&t, &ids)))
+    }
+
+    /// Deactivated users, guests into a regular team and non-guests into a guest team fail.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn add_users_to_team(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<ChangeTeamMembershipsResult>> {
+        need(ctx, "teams:write")?;
+        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&team.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let guest_team = team.is_guest;
+        let (mut ok, mut failed) = (Vec::new(), Vec::new());
+        for &id in &ids {
+            let u = t.user(id).expect("checked");
+            if u.status == UserStatus::Inactive || (u.kind == UserKind::Guest) != guest_team {
+                failed.push(id);
+            } else {
+                ok.push(id);
+            }
+        }
+        let team = t.team_mut(team_id).expect("checked");
+        for &id in &ok {
+            sorted_insert(&mut team.members, id);
+        }
+        Ok(Some(ChangeTeamMembershipsResult {
+            failed_users: Some(users_out(&t, &failed)),
+            successful_users: Some(users_out(&t, &ok)),
+        }))
+    }
+
+    /// Also removes team ownership.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn remove_users_from_team(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<ChangeTeamMembershipsResult>> {
+        need(ctx, "teams:write")?;
+        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
+        if !is_admin(&t, me) && !sorted_contains(&team.owners, me) {
+            return Err(unauthorized());
+        }
+        existing_users(&t, &ids)?;
+        let team = t.team_mut(team_id).expect("checked");
+        for &id in &ids {
+            sorted_remove(&mut team.members, id);
+            sorted_remove(&mut team.owners, id);
+        }
+        Ok(Some(ChangeTeamMembershipsResult {
+            failed_users: Some(Vec::new()),
+            successful_users: Some(users_out(&t, &ids)),
+        }))
+    }
+
+    /// Owners must be members of the team and neither guests nor viewers.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn assign_team_owners(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<AssignTeamOwnersResult>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
+        let mut failures = Vec::new();
+        let mut ok = Vec::new();
+        for id in bulk_precheck(&t, me, &ids, &mut failures) {
+            let u = t.user(id).expect("checked");
+            if matches!(u.kind, UserKind::Guest | UserKind::ViewOnly) {
+                failures.push(Failure {
+                    code: Code::ViewersOrGuests,
+                    user_id: Some(id),
+                    message: "Viewers and guests cannot be team owners".into(),
+                });
+            } else if !sorted_contains(&team.members, id) {
+                failures.push(Failure {
+                    code: Code::UserNotMemberOfTeam,
+                    user_id: Some(id),
+                    message: format!("User {id} is not a member of team {team_id}"),
+                });
+            } else {
+                ok.push(id);
+            }
+        }
+        let team = t.team_mut(team_id).expect("checked");
+        for id in ok {
+            sorted_insert(&mut team.owners, id);
+        }
+        Ok(Some(AssignTeamOwnersResult {
+            team: TeamObj::lookup(&t, team_id),
+            errors: Some(
+                failures
+                    .into_iter()
+                    .map(|f| AssignTeamOwnersError {
+                        code: team_owner_error_code(f.code),
+                        message: Some(f.message),
+                        user_id: f.user_id.map(|i| ID(i.to_string())),
+                    })
+                    .collect(),
+            ),
+        }))
+    }
+
+    /// Removing a member who is not an owner is a no-op.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn remove_team_owners(
+        &self,
+        ctx: &Context<'_>,
+        team_id: ID,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<RemoveTeamOwnersResult>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
+        let mut failures = Vec::new();
+        let mut ok = Vec::new();
+        for id in bulk_precheck(&t, me, &ids, &mut failures) {
+            if !sorted_contains(&team.members, id) {
+                failures.push(Failure {
+                    code: Code::UserNotMemberOfTeam,
+                    user_id: Some(id),
+                    message: format!("User {id} is not a member of team {team_id}"),
+                });
+            } else {
+                ok.push(id);
+            }
+        }
+        let team = t.team_mut(team_id).expect("checked");
+        for id in ok {
+            sorted_remove(&mut team.owners, id);
+        }
+        Ok(Some(RemoveTeamOwnersResult {
+            team: TeamObj::lookup(&t, team_id),
+            errors: Some(
+                failures
+                    .into_iter()
+                    .map(|f| RemoveTeamOwnersError {
+                        code: remove_owner_error_code(f.code),
+                        message: Some(f.message),
+                        user_id: f.user_id.map(|i| ID(i.to_string())),
+                    })
+                    .collect(),
+            ),
+        }))
+    }
+
+    /// Creates PENDING users (role default MEMBER); an email already in the account is an `ERROR`.
+    #[graphql(complexity = "crate::cost::mutation(emails.len(), child_complexity)")]
+    async fn invite_users(
+        &self,
+        ctx: &Context<'_>,
+        emails: Vec<String>,
+        user_role: Option<GUserRole>,
+        product: Option<GProduct>,
+    ) -> Result<Option<InviteUsersResult>> {
+        let _ = product;
+        require_admin(ctx)?;
+        let kind = match user_role.unwrap_or(GUserRole::Member) {
+            GUserRole::Admin => UserKind::Admin,
+            GUserRole::Member => UserKind::Member,
+            GUserRole::Guest => UserKind::Guest,
+            GUserRole::ViewOnly => UserKind::ViewOnly,
+        };
+        let mut t = write(&shared(ctx)?.tenant);
+        let (mut invited, mut errors) = (Vec::new(), Vec::new());
+        if emails.len() > BATCH_LIMIT {
+            return Err(invalid_argument(format!(
+                "Too many emails: {} (at most {BATCH_LIMIT} per call)",
+                emails.len()
+            )));
+        }
+        for email in emails {
+            let e = email.trim().to_string();
+            let valid = e
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'));
+            let message = if !valid {
+                Some("Invalid email address")
+            } else if t.user_by_email(&e).is_some() {
+                Some("A user with this email already exists in the account")
+            } else {
+                None
+            };
+            if let Some(m) = message {
+                errors.push(InviteUsersError {
+                    message: Some(m.into()),
+                    code: Some(InviteUsersErrorCode::Error),
+                    email: Some(ID(email)),
+                });
+                continue;
+            }
+            let name = e
+                .split('@')
+                .next()
+                .unwrap_or_default()
+                .replace(['.', '_'], " ");
+            let id = t.add_user(model::User {
+                id: 0,
+                name,
+                email: e,
+                title: String::new(),
+                kind,
+                status: UserStatus::Pending,
+                created_at: None,
+            });
+            invited.push(id);
+        }
+        Ok(Some(InviteUsersResult {
+            invited_users: Some(users_out(&t, &invited)),
+            errors: Some(errors),
+        }))
+    }
+
+    /// Reactivates deactivated users; active users are reported as activated (no-op).
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn activate_users(
+        &self,
+        ctx: &Context<'_>,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<ActivateUsersResult>> {
+        require_admin(ctx)?;
+        let ids = parse_ids(&user_ids)?;
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let mut failures = Vec::new();
+        let mut done = Vec::new();
+        for id in bulk_precheck(&t, me, &ids, &mut failures) {
+            let u = t.user_mut(id).expect("checked");
+            if u.status == UserStatus::Pending {
+                failures.push(Failure {
+                    code: Code::Failed,
+                    user_id: Some(id),
+                    message: "User has a pending invitation; it must be accepted before the user can be activated".into(),
+                });
+            } else {
+                u.status = UserStatus::Active;
+                done.push(id);
+            }
+        }
+        Ok(Some(ActivateUsersResult {
+            activated_users: Some(users_out(&t, &done)),
+            errors: Some(
+                failures
+                    .into_iter()
+                    .map(|f| into_error!(f, ActivateUsersError, ActivateUsersErrorCode))
+                    .collect(),
+            ),
+        }))
+    }
+
+    /// Pending (invited) users cannot be deactivated: per-user `FAILED`.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn deactivate_users(
+        &self,
+        ctx: &Context<'_>,
+        user_ids: Vec<ID>,
+    ) -> Result<Option<DeactivateUsersResult>> {
+        require_admin(ctx)?;
+        let ids = parse_ids(&user_ids)?;
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let mut failures = Vec::new();
+        let mut done = Vec::new();
+        for id in bulk_precheck(&t, me, &ids, &mut failures) {
+            let u = t.user_mut(id).expect("checked");
+            if u.status == UserStatus::Pending {
+                failures.push(Failure {
+                    code: Code::Failed,
+                    user_id: Some(id),
+                    message:
+                        "Pending users cannot be deactivated: the invitation has not been accepted"
+                            .into(),
+                });
+            } else {
+                u.status = UserStatus::Inactive;
+                done.push(id);
+            }
+        }
+        Ok(Some(DeactivateUsersResult {
+            deactivated_users: Some(users_out(&t, &done)),
+            errors: Some(
+                failures
+                    .into_iter()
+                    .map(|f| into_error!(f, DeactivateUsersError, DeactivateUsersErrorCode))
+                    .collect(),
+            ),
+        }))
+    }
+
+    /// Sets the base role. Custom roles (`role_id`) are not emulated: `INVALID_INPUT`.
+    #[graphql(complexity = "crate::cost::mutation(user_ids.len(), child_complexity)")]
+    async fn update_users_role(
+        &self,
+        ctx: &Context<'_>,
+        user_ids: Vec<ID>,
+        new_role: Option<GBaseRoleName>,
+        role_id: Option<ID>,
+    ) -> Result<Option<UpdateUsersRoleResult>> {
+        require_admin(ctx)?;
+        let ids = parse_ids(&user_ids)?;
+        let me = caller(ctx)?.user_id;
+        let mut t = write(&shared(ctx)?.tenant);
+        let mut failures = Vec::new();
+        let mut done = Vec::new();
+        let role = match (new_role, role_id) {
+            (Some(r), None) => Some(new_kind(r)),
+            (_, Some(_)) => {
+                failures.push(Failure {
+                    code: Code::InvalidInput,
+                    user_id: None,
+                    message: "Custom roles (role_id) are not supported by the emulator".into(),
+                });
+                None
+            }
+            (None, None) => {
+                failures.push(Failure {
+                    code: Code::InvalidInput,
+                    user_id: None,
+                    message: "Either new_role or role_id is required".into(),
+                });
+                None
+            }
+        };
+        if let Some(kind) = role {
+            for id in bulk_precheck(&t, me, &ids, &mut failures) {
+                t.user_mut(id).expect("checked").kind = kind;
+                done.push(id);
+            }
+        }
+        Ok(Some(UpdateUsersRoleResult {
+            updated_users: Some(users_out(&t, &done)),
+            errors: Some(
+                failures
+                    .into_iter()
+                    .map(|f| into_error!(f, UpdateUsersRoleError, UpdateUsersRoleErrorCode))
+                    .collect(),
+            ),
+        }))
+    }
+}
