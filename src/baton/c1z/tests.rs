@@ -410,3 +410,67 @@ fn timestamp_layout() {
     assert_eq!(&s[4..5], "-");
     assert_eq!(&s[10..11], " ");
 }
+
+/// Scale check for the memory budget (run by hand: `cargo test --lib scale -- --ignored
+/// --nocapture`): 50k users, 20k boards, 1M grants.
+#[test]
+#[ignore]
+fn scale_one_million_grants() {
+    fn peak_rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+    let start = std::time::Instant::now();
+    let mut s = Snapshot::new();
+    s.add_resource_type(resource_type("user", "User", &[Trait::User]))
+        .unwrap();
+    s.add_resource_type(resource_type("board", "Board", &[]))
+        .unwrap();
+    let mut users = Vec::new();
+    for i in 0..50_000u32 {
+        let email = format!("user{i}@example.com");
+        users.push(
+            s.add_resource(
+                ResourceBuilder::new("user", i.to_string(), format!("User Number {i}"))
+                    .profile(profile([("email", email.as_str()), ("title", "Engineer")]))
+                    .user_trait(UserTraitBuilder::new().email(&email, true).login(&email))
+                    .build(),
+            )
+            .unwrap(),
+        );
+    }
+    for b in 0..20_000u32 {
+        s.add_resource(ResourceBuilder::new("board", b.to_string(), format!("Board {b}")).build())
+            .unwrap();
+        let e = s
+            .add_entitlement(EntitlementBuilder::new(
+                "board",
+                b.to_string(),
+                "subscriber",
+                Purpose::Permission,
+            ))
+            .unwrap();
+        for k in 0..50u32 {
+            s.add_grant(e, users[((b * 37 + k * 1009) % 50_000) as usize])
+                .unwrap();
+        }
+    }
+    let built = peak_rss_kib();
+    let dir = tempfile::tempdir().unwrap();
+    let sum = write_c1z(&dir.path().join("big.c1z"), &s, &WriteOptions::default()).unwrap();
+    eprintln!(
+        "grants={} file={} MiB peak_rss: after build {} MiB, after write {} MiB, {:?}",
+        sum.grants,
+        sum.bytes >> 20,
+        built >> 10,
+        peak_rss_kib() >> 10,
+        start.elapsed()
+    );
+    assert!(peak_rss_kib() < 200 * 1024);
+}
