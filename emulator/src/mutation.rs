@@ -284,6 +284,12 @@ fn bulk_precheck(t: &Tenant, me: i64, ids: &[i64], failures: &mut Vec<Failure>) 
     ok
 }
 
+/// Reports failures in the order of the requested IDs (call-level failures first).
+fn in_input_order(mut failures: Vec<Failure>, ids: &[i64]) -> Vec<Failure> {
+    failures.sort_by_key(|f| f.user_id.and_then(|u| ids.iter().position(|i| *i == u)));
+    failures
+}
+
 /// Admin-only gate for user-administration mutations.
 fn require_admin(ctx: &Context<'_>) -> Result<()> {
     need(ctx, "users:write")?;
@@ -683,7 +689,7 @@ impl MutationRoot {
         Ok(Some(AssignTeamOwnersResult {
             team: TeamObj::lookup(&t, team_id),
             errors: Some(
-                failures
+                in_input_order(failures, &ids)
                     .into_iter()
                     .map(|f| AssignTeamOwnersError {
                         code: team_owner_error_code(f.code),
@@ -729,7 +735,7 @@ impl MutationRoot {
         Ok(Some(RemoveTeamOwnersResult {
             team: TeamObj::lookup(&t, team_id),
             errors: Some(
-                failures
+                in_input_order(failures, &ids)
                     .into_iter()
                     .map(|f| RemoveTeamOwnersError {
                         code: remove_owner_error_code(f.code),
@@ -837,7 +843,7 @@ impl MutationRoot {
         Ok(Some(ActivateUsersResult {
             activated_users: Some(users_out(&t, &done)),
             errors: Some(
-                failures
+                in_input_order(failures, &ids)
                     .into_iter()
                     .map(|f| into_error!(f, ActivateUsersError, ActivateUsersErrorCode))
                     .collect(),
@@ -876,7 +882,7 @@ impl MutationRoot {
         Ok(Some(DeactivateUsersResult {
             deactivated_users: Some(users_out(&t, &done)),
             errors: Some(
-                failures
+                in_input_order(failures, &ids)
                     .into_iter()
                     .map(|f| into_error!(f, DeactivateUsersError, DeactivateUsersErrorCode))
                     .collect(),
@@ -927,7 +933,7 @@ impl MutationRoot {
         Ok(Some(UpdateUsersRoleResult {
             updated_users: Some(users_out(&t, &done)),
             errors: Some(
-                failures
+                in_input_order(failures, &ids)
                     .into_iter()
                     .map(|f| into_error!(f, UpdateUsersRoleError, UpdateUsersRoleErrorCode))
                     .collect(),
