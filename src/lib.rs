@@ -5,4 +5,10 @@
 
 pub mod api;
 pub mod baton;
+pub mod cli;
+pub mod controller;
+pub mod engine;
+pub mod metrics;
 pub mod monday;
+pub mod server;
+pub mod telemetry;

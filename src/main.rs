@@ -13,20 +13,134 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator (controllers, metrics and health endpoints).
-    Run,
-    /// Sync one Monday.com account into a .c1z file and exit.
-    Sync,
+    Run(RunArgs),
+    /// Sync one Monday.com account into a .c1z file and exit. The token comes from
+    /// BATON_MONDAY_API_KEY or --token-file, never from a flag value.
+    Sync(SyncArgs),
     /// Print every CustomResourceDefinition as YAML.
     Crd,
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(clap::Args)]
+struct SyncArgs {
+    /// Monday.com GraphQL endpoint.
+    #[arg(long, default_value = monday_operator::api::connector::DEFAULT_API_URL)]
+    api_url: String,
+    /// The .c1z file to write (the previous sync in it is kept for `baton diff`).
+    #[arg(long, default_value = "sync.c1z")]
+    file: std::path::PathBuf,
+    /// Read the token from this file instead of BATON_MONDAY_API_KEY.
+    #[arg(long)]
+    token_file: Option<std::path::PathBuf>,
+    /// Sync only these resource types (comma-separated: role,team,workspace,board).
+    #[arg(long, value_delimiter = ',')]
+    resource_types: Option<Vec<String>>,
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
             print!("{}", monday_operator::api::crds_yaml().context("rendering CRDs")?);
             Ok(())
         }
-        Command::Run | Command::Sync => anyhow::bail!("not implemented yet"),
+        Command::Sync(args) => {
+            let token = monday_operator::cli::read_token(args.token_file.as_deref())?;
+            let conn = monday_operator::engine::Connection { api_url: args.api_url, token };
+            let opts = monday_operator::engine::SyncOptions {
+                resource_types: args.resource_types.map(|v| v.into_iter().collect()),
+            };
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let report = runtime
+                .block_on(monday_operator::engine::sync_to_file(&conn, &args.file, &opts))
+                .with_context(|| format!("sync failed; {} was left unchanged", args.file.display()))?;
+            print!("{}", monday_operator::cli::sync_summary(&report));
+            Ok(())
+        }
+        Command::Run(args) => run_operator(args),
     }
+}
+
+/// Flags of `monday-operator run`.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Folder for snapshots: `<data-dir>/<namespace>/<name>/sync.c1z`.
+    #[arg(long, env = "MONDAY_DATA_DIR", default_value = "/var/lib/monday-operator")]
+    data_dir: std::path::PathBuf,
+    /// Address of `/metrics`, `/livez` and `/readyz`.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: std::net::SocketAddr,
+    /// Elect a leader through a Lease so only one replica reconciles.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "monday-operator-leader")]
+    lease_name: String,
+    /// Namespace of the leader Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "POD_NAMESPACE")]
+    lease_namespace: Option<String>,
+    /// How long the Lease stays valid without renewal (Go duration).
+    #[arg(long, default_value = "15s", value_parser = go_duration)]
+    lease_duration: std::time::Duration,
+    /// How often the leader renews (and a standby retries).
+    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    lease_renew: std::time::Duration,
+    /// Syncs allowed to run at once across all connectors.
+    #[arg(long, default_value_t = 4)]
+    max_concurrent_syncs: usize,
+    /// A sync running longer than this fails with reason SyncTimeout.
+    #[arg(long, default_value = "30m", value_parser = go_duration)]
+    sync_timeout: std::time::Duration,
+    /// On SIGTERM, how long to wait for running syncs.
+    #[arg(long, default_value = "25s", value_parser = go_duration)]
+    shutdown_timeout: std::time::Duration,
+    /// Watch only this namespace (then a namespaced Role is enough); default: all namespaces.
+    #[arg(long, env = "WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Log format (levels come from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
+    log_format: monday_operator::telemetry::LogFormat,
+}
+
+fn go_duration(s: &str) -> Result<std::time::Duration, String> {
+    monday_operator::controller::schedule::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
+fn run_operator(args: RunArgs) -> anyhow::Result<()> {
+    use monday_operator::controller;
+    monday_operator::telemetry::init(args.log_format).context("setting up logging")?;
+    let identity = controller::lease::default_identity();
+    let leader_election = args.leader_election.then(|| controller::lease::LeaseConfig {
+        name: args.lease_name.clone(),
+        namespace: args.lease_namespace.clone().unwrap_or_else(|| "default".into()),
+        identity: identity.clone(),
+        duration: args.lease_duration,
+        renew: args.lease_renew,
+    });
+    let config = controller::Config {
+        data_dir: args.data_dir,
+        metrics_addr: Some(args.metrics_addr),
+        leader_election,
+        max_concurrent_syncs: args.max_concurrent_syncs,
+        sync_timeout: args.sync_timeout,
+        shutdown_timeout: args.shutdown_timeout,
+        identity,
+        namespace: args.namespace,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let client = kube::Client::try_default().await.context("building the Kubernetes client (in-cluster or KUBECONFIG)")?;
+        controller::run(client, config, controller::shutdown_signal()).await?;
+        Ok(())
+    })
 }

@@ -1,0 +1,9 @@
+//! The engine: Monday.com → Baton mapping (`sync`) and provisioning (`provision`).
+//!
+//! The one-shot CLI and the controllers call the same functions here: there is one sync and one
+//! way to grant. Nothing in this module knows about Kubernetes.
+
+pub mod mapping;
+pub mod sync;
+
+pub use sync::{Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file};
