@@ -81,6 +81,9 @@ pub struct WriteSummary {
 /// If `path` already holds a readable c1z, its latest finished full sync is kept beside the new
 /// one (and older ones dropped), so the file always holds at most the two syncs `baton diff`
 /// compares. On any error the file at `path` is untouched and no temporary file remains.
+///
+/// Blocking (SQLite, zstd, fsync): call it from `spawn_blocking` in async code. Writes to one
+/// path must be serialized by the caller (one sync per connector at a time).
 pub fn write_c1z(
     path: &Path,
     snapshot: &Snapshot,
