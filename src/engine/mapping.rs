@@ -15,6 +15,9 @@
 //!   non-guest user, so expansion shows who "everyone" really is at sync time.
 //! - Boards of the Main workspace (`workspace_id: null`) are top-level resources without parent.
 //!   Document and sub-item boards hold no access of their own and are skipped.
+//! - Monday allows one base role per user, but the `assigned` entitlements carry no
+//!   `EntitlementExclusionGroup`: the baton CLI v0.4.3 cannot resolve that annotation and fails
+//!   every JSON listing that contains it.
 //! - A user's status maps as: active → ENABLED, pending invite → DISABLED ("pending invitation"),
 //!   deactivated → DISABLED ("deactivated").
 //! - A relation naming a user or team the sync did not see (deleted meanwhile, or a type filtered
@@ -183,7 +186,7 @@ impl Mapper {
 
     fn roles(&mut self, users: &[User]) -> Result<(), ModelError> {
         let mut handles = Vec::with_capacity(ROLES.len());
-        for (order, (id, name, _)) in ROLES.iter().enumerate() {
+        for (id, name, _) in ROLES.iter() {
             let r = ResourceBuilder::new(ROLE, *id, *name)
                 .description(format!("Monday.com base role {name}"))
                 .role_trait()
@@ -192,8 +195,7 @@ impl Mapper {
             let e = EntitlementBuilder::new(ROLE, *id, "assigned", Purpose::Assignment)
                 .display_name(format!("{name} role"))
                 .description(format!("Has the {name} base role"))
-                .grantable_to(USER)
-                .exclusion_group("monday-base-role", order as u32, *id == "member");
+                .grantable_to(USER);
             handles.push(self.snap.add_entitlement(e)?);
         }
         for u in users {
