@@ -20,10 +20,10 @@ async fn complexity_field_reflects_the_budget() {
     let q = "{ complexity { before after query reset_in_x_seconds } users(limit: 10) { id name } }";
     let d1 = api.data(q, json!({})).await;
     let c1 = &d1["complexity"];
-    // Cost model: 1 + 10 × (id + name) = 21; `complexity` itself is free.
-    assert_eq!(c1["query"], 21);
+    // Cost model: 1 + 10 × (10 + id + name) = 121; `complexity` itself is free.
+    assert_eq!(c1["query"], 121);
     assert_eq!(c1["before"], 10_000_000);
-    assert_eq!(c1["after"], 10_000_000 - 21);
+    assert_eq!(c1["after"], 10_000_000 - 121);
     assert!(c1["reset_in_x_seconds"].as_i64().unwrap() <= 60);
     let d2 = api.data(q, json!({})).await;
     assert_eq!(d2["complexity"]["before"], c1["after"]);
@@ -32,20 +32,21 @@ async fn complexity_field_reflects_the_budget() {
     let d = api
         .data("{ complexity { query } boards(limit: 4) { id team_subscribers(limit: 10) { id } owners { id } } }", json!({}))
         .await;
-    // 1 + 4 × (id 1 + team_subscribers (1 + 10×1) + owners (1 + 50×1)) = 1 + 4 × 63 = 253
-    assert_eq!(d["complexity"]["query"], 253);
+    // 1 + 4 × (10 + id 1 + team_subscribers (1 + 10×(10+1)) + owners (1 + 50×(10+1)))
+    //   = 1 + 4 × 673 = 2693
+    assert_eq!(d["complexity"]["query"], 2693);
     // Mutations: 10 + ids × selection.
     let d = api
         .data("mutation { complexity { query } add_users_to_board(board_id: 402, user_ids: [103, 105]) { id } }", json!({}))
         .await;
     assert_eq!(d["complexity"]["query"], 12);
-    assert_eq!(emu.stats().complexity_used, 21 + 21 + 253 + 12);
+    assert_eq!(emu.stats().complexity_used, 121 + 121 + 2693 + 12);
 }
 
 #[tokio::test]
 async fn budget_exhaustion_is_a_429_and_resets_with_the_window() {
     let limits = tiny(|l| {
-        l.complexity_per_minute = 50;
+        l.complexity_per_minute = 300;
         l.window_ms = 1_000;
     });
     let emu = Emulator::start(Config::edge().limits(limits)).unwrap();
@@ -66,14 +67,14 @@ async fn budget_exhaustion_is_a_429_and_resets_with_the_window() {
     api.data(q, json!({})).await;
     let s = emu.stats();
     assert_eq!(s.throttled["COMPLEXITY_BUDGET_EXHAUSTED"], 1);
-    assert_eq!(s.complexity_used, 63);
+    assert_eq!(s.complexity_used, 363);
 }
 
 #[tokio::test]
 async fn a_single_query_above_the_cap_is_refused() {
     let emu = Emulator::start(Config::edge()).unwrap();
     let api = Api::admin(&emu);
-    // 1 + 1000 × (1 + 1000 × 2) ≈ 2M per users list; three of them exceed 5M.
+    // 1 + 1000 × (10 + 1 + 1000 × 12) ≈ 12M: far above the 5M cap.
     let q = "{ a: users(limit: 1000) { teams { users(limit: 1000) { id name } } } b: users(limit: 1000) { teams { users(limit: 1000) { id name } } } c: users(limit: 1000) { teams { users(limit: 1000) { id name } } } }";
     let r = api.post(q, json!({})).await;
     assert_eq!(r.status, 200);
