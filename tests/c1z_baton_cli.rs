@@ -4,9 +4,12 @@
 //! `target/tools/bin/baton`) and skips loudly when it is absent; `file_is_valid_without_cli`
 //! always runs and checks the same files with our reader and raw SQLite.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod support;
+
+use support::baton::{baton_bin, json, parse_stats, run, strings};
 
 use monday_operator::baton::pb;
 use monday_operator::baton::{
@@ -14,7 +17,6 @@ use monday_operator::baton::{
     Trait, UserTraitBuilder, WriteOptions, WriteSummary, profile, resource_type, write_c1z,
 };
 use prost::Message;
-use serde_json::Value;
 
 /// Users 101 Ann, 102 Bob, 103 Cy; roles admin/member; team 7; workspace 5 with board 9.
 /// The second sync disables Bob, moves team membership from Bob to Cy.
@@ -132,107 +134,12 @@ fn write_two(dir: &Path) -> (PathBuf, WriteSummary, WriteSummary) {
     (path, first, second)
 }
 
-fn baton_bin() -> Result<PathBuf, String> {
-    if let Some(p) = std::env::var_os("MONDAY_BATON_BIN") {
-        let p = PathBuf::from(p);
-        return if p.is_file() {
-            Ok(p)
-        } else {
-            Err(format!("MONDAY_BATON_BIN={} is not a file", p.display()))
-        };
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/bin/baton");
-    if p.is_file() {
-        Ok(p)
-    } else {
-        Err(format!("MONDAY_BATON_BIN unset and {} absent", p.display()))
-    }
-}
-
-fn run(bin: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin)
-        .args(args)
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("run baton");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "baton {args:?} failed: {}\nstdout: {stdout}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn json(bin: &Path, args: &[&str]) -> Value {
-    let out = run(bin, args);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("baton {args:?}: {e}: {out}"))
-}
-
-fn strings<'a>(v: &'a Value, path: &[&str]) -> BTreeSet<&'a str> {
-    let mut cur = vec![v];
-    for key in path {
-        cur = cur
-            .into_iter()
-            .flat_map(|v| match v {
-                Value::Array(a) => a.iter().map(|x| &x[*key]).collect::<Vec<_>>(),
-                other => vec![&other[*key]],
-            })
-            .collect();
-    }
-    cur.into_iter()
-        .flat_map(|v| match v {
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect::<Vec<_>>(),
-            other => other.as_str().into_iter().collect(),
-        })
-        .collect()
-}
-
-/// Removes ANSI colour sequences (`ESC [ ... letter`) that the console tables use.
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Parses a `Type | Count` table loosely (any separators, colours) into name -> count.
-fn parse_stats(out: &str) -> BTreeMap<String, u64> {
-    strip_ansi(out)
-        .lines()
-        .filter_map(|l| {
-            let toks: Vec<&str> = l
-                .split(|c: char| c == '|' || c.is_whitespace())
-                .filter(|t| !t.is_empty())
-                .collect();
-            match toks.as_slice() {
-                [k, v] => v.parse().ok().map(|n| (k.to_string(), n)),
-                _ => None,
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn baton_cli_reads_our_files() {
     let bin = match baton_bin() {
         Ok(b) => b,
         Err(why) => {
-            eprintln!(
-                "\n==== BATON CLI NOT AVAILABLE: {why}; baton stats/resources/grants/access/diff \
-                 checks not run ====\n"
-            );
+            support::baton::not_available(&why, "baton stats/resources/grants/access/diff checks");
             return;
         }
     };
