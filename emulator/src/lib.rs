@@ -264,6 +264,9 @@ impl Emulator {
             inflight_total: AtomicU64::new(0),
             base_latency_ms: AtomicU64::new(config.latency.as_millis() as u64),
             seq: AtomicU64::new(0),
+            salt: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
             admin_token: config.admin_token.clone(),
             member_token: config.member_token.clone(),
         });

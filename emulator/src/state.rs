@@ -30,6 +30,8 @@ pub(crate) struct Shared {
     pub inflight_total: AtomicU64,
     pub base_latency_ms: AtomicU64,
     pub seq: AtomicU64,
+    /// Makes request IDs differ between emulator instances.
+    pub salt: u64,
     pub admin_token: String,
     pub member_token: String,
 }
@@ -50,7 +52,7 @@ pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 impl Shared {
     pub fn next_request_id(&self) -> String {
         let n = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let h = crate::generate::mix(n);
+        let h = crate::generate::mix(n ^ self.salt);
         let l = crate::generate::mix(h);
         format!(
             "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
