@@ -57,7 +57,9 @@ impl Default for RetryPolicy {
     }
 }
 
-/// Page sizes; chosen to minimise requests, adjustable to the server's cost model.
+/// Page sizes. Complexity is charged on estimates (a list costs its `limit` × its element, whether
+/// or not it is full), so inline first pages are kept small where lists are usually short and the
+/// few full ones are re-read in batches; top-level pages are large to save round trips.
 #[derive(Debug, Clone)]
 pub struct PageSizes {
     /// `users(limit:)`, at most 1000.
@@ -66,15 +68,20 @@ pub struct PageSizes {
     pub boards: u32,
     /// `workspaces(limit:)`.
     pub workspaces: u32,
-    /// First page of nested membership lists fetched inline (workspace lists, board team lists).
+    /// First page of the four workspace membership lists, fetched inline (Monday's default 25).
     pub nested_first: u32,
+    /// First page of board `team_owners`, fetched inline. Boards rarely have team owners and the
+    /// estimate charges every board for the whole page, so it is small; fuller lists are re-read.
+    pub board_team_owners_first: u32,
+    /// First page of board `team_subscribers`, fetched inline (most boards have 0–3 teams).
+    pub board_team_subscribers_first: u32,
     /// Limit for re-reading a nested list that came back full (read again from page 1).
     pub nested_follow_up: u32,
     /// `teams { users(limit:) }` page size for member reads.
     pub team_members: u32,
     /// How many teams/workspaces/boards one follow-up request asks about.
     pub id_batch: usize,
-    /// How many top-level pages are requested ahead at once (1 = strictly sequential).
+    /// Top-level pages requested at once after page 1 (1 = strictly sequential).
     pub page_window: u32,
 }
 
@@ -82,12 +89,14 @@ impl Default for PageSizes {
     fn default() -> Self {
         PageSizes {
             users: 1000,
-            boards: 100,
+            boards: 250,
             workspaces: 100,
             nested_first: 25,
-            nested_follow_up: 500,
-            team_members: 500,
-            id_batch: 25,
+            board_team_owners_first: 2,
+            board_team_subscribers_first: 4,
+            nested_follow_up: 200,
+            team_members: 100,
+            id_batch: 50,
             page_window: 2,
         }
     }
@@ -394,6 +403,22 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// Status, `Retry-After`, requests left this minute, body.
+type Exchange = (u16, Option<Duration>, Option<i64>, bytes::Bytes);
+
+/// Requests left from `RateLimit: "minuteRate";r=4999, "concurrency";r=249, …` (IETF draft
+/// header Monday sends on every response).
+fn minute_requests_left(header: &str) -> Option<i64> {
+    header.split(',').find_map(|item| {
+        let mut parts = item.trim().split(';');
+        let name = parts.next()?.trim().trim_matches('"');
+        if !name.eq_ignore_ascii_case("minuteRate") {
+            return None;
+        }
+        parts.find_map(|p| p.trim().strip_prefix("r=")?.trim().parse().ok())
+    })
+}
+
 /// A failed exchange that produced no HTTP response.
 struct SendFailure {
     cause: &'static str,
@@ -511,7 +536,7 @@ impl Client {
     /// The pacing key: the same document with the same page shape costs about the same.
     fn cost_key(op: &Op, variables: &Value) -> String {
         let limit = variables.get("limit").and_then(Value::as_u64).unwrap_or(0);
-        let inner = ["members", "teams"]
+        let inner = ["members", "team_subscribers"]
             .iter()
             .find_map(|k| variables.get(*k).and_then(Value::as_u64))
             .unwrap_or(0);
@@ -522,11 +547,7 @@ impl Client {
         format!("{}/{limit}/{inner}/{ids}", op.name)
     }
 
-    async fn send(
-        &self,
-        op: &Op,
-        variables: &Value,
-    ) -> Result<(u16, Option<Duration>, bytes::Bytes), SendFailure> {
+    async fn send(&self, op: &Op, variables: &Value) -> Result<Exchange, SendFailure> {
         let mut auth =
             HeaderValue::from_str(self.inner.token.expose_secret()).map_err(|_| SendFailure {
                 cause: "invalid token header",
@@ -561,6 +582,11 @@ impl Client {
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
         );
+        let requests_left = response
+            .headers()
+            .get("ratelimit")
+            .and_then(|v| v.to_str().ok())
+            .and_then(minute_requests_left);
         let bytes = response.bytes().await.map_err(|e| SendFailure {
             cause: if e.is_timeout() {
                 "timeout"
@@ -569,7 +595,7 @@ impl Client {
             },
             maybe_sent: true,
         })?;
-        Ok((status, retry_after, bytes))
+        Ok((status, retry_after, requests_left, bytes))
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -607,6 +633,14 @@ impl Client {
         }
     }
 
+    /// Whether `n` more requests shaped like (`op`, `variables`) fit in the budget left now, so
+    /// speculative pages are only sent when they cannot delay needed ones.
+    pub(crate) fn can_afford(&self, op: &Op, variables: &Value, n: u32) -> bool {
+        self.inner
+            .pacer
+            .can_afford(&Self::cost_key(op, variables), i64::from(n))
+    }
+
     /// Sends `op` until it succeeds or the retry budget says stop. Returns the `data` object.
     pub(crate) async fn execute(&self, op: &Op, variables: Value) -> Result<Value, MondayError> {
         let policy = &self.inner.config.retry;
@@ -637,10 +671,10 @@ impl Client {
             drop(permit);
             let elapsed = started.elapsed();
 
-            let (status, retry_after, body) = match result {
+            let (status, retry_after, requests_left, body) = match result {
                 Ok(r) => r,
                 Err(f) => {
-                    self.inner.pacer.complete(ticket, None);
+                    self.inner.pacer.complete(ticket, None, None);
                     self.record(op, f.cause, None, elapsed, None);
                     tracing::debug!(
                         operation = op.name,
@@ -677,7 +711,7 @@ impl Client {
                 elapsed,
                 complexity.map(|c| c.query),
             );
-            self.inner.pacer.complete(ticket, complexity);
+            self.inner.pacer.complete(ticket, complexity, requests_left);
             tracing::debug!(
                 operation = op.name,
                 attempt,
@@ -749,5 +783,18 @@ impl Client {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::minute_requests_left;
+
+    #[test]
+    fn parses_minute_rate_from_ratelimit_header() {
+        let h = "\"minuteRate\";r=4999, \"concurrency\";r=249, \"complexityMinute\";r=4950000;t=45";
+        assert_eq!(minute_requests_left(h), Some(4999));
+        assert_eq!(minute_requests_left("\"concurrency\";r=3"), None);
+        assert_eq!(minute_requests_left("garbage"), None);
     }
 }

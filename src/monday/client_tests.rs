@@ -535,7 +535,7 @@ async fn all_boards_skips_documents_and_completes_team_lists() {
         |c| ClientConfig {
             pages: PageSizes {
                 boards: 10,
-                nested_first: 2,
+                board_team_subscribers_first: 2,
                 nested_follow_up: 3,
                 ..c.pages.clone()
             },
@@ -545,7 +545,8 @@ async fn all_boards_skips_documents_and_completes_team_lists() {
             let q = body["query"].as_str().unwrap();
             let v = &body["variables"];
             if q.starts_with("query Boards(") {
-                assert_eq!(v["teams"], 2);
+                assert_eq!(v["team_subscribers"], 2);
+                assert_eq!(v["team_owners"], 2);
                 return ok(json!({"boards": [
                     {"id": "10", "name": "main", "board_kind": "share", "state": "active", "type": "board",
                      "workspace_id": null, "permissions": "everyone", "owners": [{"id": "1"}], "subscribers": [{"id": "1"}, {"id": "2"}],

@@ -40,6 +40,10 @@ struct State {
     probe_in_flight: bool,
     /// Set by a 429: nobody sends before this instant.
     paused_until: Option<Instant>,
+    /// Requests left in the per-minute request window (`RateLimit: "minuteRate";r=N`).
+    requests_left: Option<i64>,
+    /// Requests sent and not yet answered.
+    in_flight: i64,
 }
 
 /// A reservation held while a request is in flight.
@@ -83,6 +87,20 @@ impl Pacer {
         PaceView {
             remaining: s.remaining,
             budget: s.budget,
+        }
+    }
+
+    /// Whether `n` requests of shape `key` fit in what is left of the window right now.
+    pub(crate) fn can_afford(&self, key: &str, n: i64) -> bool {
+        let s = self.lock();
+        let cost = s
+            .costs
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| s.max_cost.max(self.default_estimate));
+        match s.remaining {
+            Some(rem) => rem - s.reserved >= cost.saturating_mul(n),
+            None => false,
         }
     }
 
@@ -140,6 +158,13 @@ impl Pacer {
             // New window: Monday refilled the budget; start from the full amount if we know it.
             s.window_end = None;
             s.remaining = s.budget;
+            s.requests_left = None;
+        }
+        if let Some(left) = s.requests_left
+            && left - s.in_flight <= 0
+        {
+            // The per-minute request quota is spent; it resets with the window we track.
+            return Err(s.window_end.map(|e| e + RESET_MARGIN));
         }
         let mut estimate = s
             .costs
@@ -157,6 +182,7 @@ impl Pacer {
                 }
                 s.probe_in_flight = true;
                 s.reserved += estimate;
+                s.in_flight += 1;
                 Ok(Ticket {
                     key: key.to_string(),
                     estimate,
@@ -166,6 +192,7 @@ impl Pacer {
             Some(rem) => {
                 if estimate <= rem - s.reserved {
                     s.reserved += estimate;
+                    s.in_flight += 1;
                     Ok(Ticket {
                         key: key.to_string(),
                         estimate,
@@ -178,11 +205,19 @@ impl Pacer {
         }
     }
 
-    /// Releases a reservation and learns from the response's `complexity`, if any.
-    pub(crate) fn complete(&self, ticket: Ticket, complexity: Option<Complexity>) {
+    /// Releases a reservation and learns from the response's `complexity` and the request quota
+    /// left (`RateLimit` header), when present.
+    pub(crate) fn complete(
+        &self,
+        ticket: Ticket,
+        complexity: Option<Complexity>,
+        requests_left: Option<i64>,
+    ) {
         {
             let mut s = self.lock();
             s.reserved = (s.reserved - ticket.estimate).max(0);
+            s.in_flight = (s.in_flight - 1).max(0);
+            let mut new_window = false;
             if ticket.probe {
                 s.probe_in_flight = false;
             }
@@ -202,8 +237,15 @@ impl Pacer {
                     _ => {
                         s.remaining = Some(c.after);
                         s.window_end = Some(end);
+                        new_window = true;
                     }
                 }
+            }
+            if let Some(r) = requests_left {
+                s.requests_left = Some(match s.requests_left {
+                    Some(cur) if !new_window => cur.min(r),
+                    _ => r,
+                });
             }
         }
         self.notify.notify_waiters();
@@ -248,7 +290,7 @@ mod tests {
             !second.is_finished(),
             "second request must wait for the probe"
         );
-        p.complete(t1, c(1000, 900, 100, 60));
+        p.complete(t1, c(1000, 900, 100, 60), None);
         let (t2, _) = second.await.unwrap();
         assert_eq!(t2.estimate, 100);
     }
@@ -257,14 +299,14 @@ mod tests {
     async fn waits_for_reset_when_budget_is_short() {
         let p = Pacer::new(100);
         let (t, _) = p.acquire("A").await;
-        p.complete(t, c(1000, 250, 100, 1));
+        p.complete(t, c(1000, 250, 100, 1), None);
         // 250 left: two 100-cost requests fit, the third must wait for the reset.
         let (a, w1) = p.acquire("A").await;
         let (b, w2) = p.acquire("A").await;
         assert_eq!((w1, w2), (Duration::ZERO, Duration::ZERO));
         let start = Instant::now();
-        p.complete(a, c(1000, 150, 100, 1));
-        p.complete(b, c(1000, 50, 100, 1));
+        p.complete(a, c(1000, 150, 100, 1), None);
+        p.complete(b, c(1000, 50, 100, 1), None);
         let (_c, waited) = p.acquire("A").await;
         assert!(
             start.elapsed() >= Duration::from_millis(1400),
@@ -279,15 +321,15 @@ mod tests {
     async fn learns_costs_per_shape_and_ignores_stale_answers() {
         let p = Pacer::new(10);
         let (t, _) = p.acquire("Boards/100").await;
-        p.complete(t, c(10_000, 9_000, 1_000, 50));
+        p.complete(t, c(10_000, 9_000, 1_000, 50), None);
         let (t, _) = p.acquire("Users/1000").await;
         // Unknown shapes are estimated at the dearest cost seen so far.
         assert_eq!(t.estimate, 1_000);
-        p.complete(t, c(9_000, 8_800, 200, 50));
+        p.complete(t, c(9_000, 8_800, 200, 50), None);
         let (t, _) = p.acquire("Users/1000").await;
         assert_eq!(t.estimate, 200);
         // An older answer (higher `after`) in the same window does not raise the budget.
-        p.complete(t, c(9_900, 9_700, 200, 50));
+        p.complete(t, c(9_900, 9_700, 200, 50), None);
         assert_eq!(p.view().remaining, Some(8_800));
     }
 
@@ -295,11 +337,36 @@ mod tests {
     async fn throttle_pauses_everyone() {
         let p = Pacer::new(10);
         let (t, _) = p.acquire("A").await;
-        p.complete(t, c(1000, 990, 10, 60));
+        p.complete(t, c(1000, 990, 10, 60), None);
         p.throttled(Duration::from_millis(1200), true);
         let start = Instant::now();
         let (_t, waited) = p.acquire("A").await;
         assert!(start.elapsed() >= Duration::from_millis(1200));
         assert!(waited >= Duration::from_millis(1200));
+    }
+}
+
+#[cfg(test)]
+mod request_quota_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn request_quota_waits_for_the_window() {
+        let p = Pacer::new(1);
+        let (t, _) = p.acquire("A").await;
+        let c = Complexity {
+            before: 1000,
+            after: 999,
+            query: 1,
+            reset_in_x_seconds: 1,
+        };
+        p.complete(t, Some(c), Some(1));
+        let (t, w) = p.acquire("A").await;
+        assert_eq!(w, Duration::ZERO);
+        p.complete(t, Some(c), Some(0));
+        let start = Instant::now();
+        let (_t, w) = p.acquire("A").await;
+        assert!(start.elapsed() >= Duration::from_millis(1400));
+        assert!(w >= Duration::from_millis(1400));
     }
 }

@@ -97,10 +97,10 @@ pub const WORKSPACE_TEAMS_PAGE: &str = concat!(
 /// One page of boards (classic and multi-level) with owners, subscribers and the first page of
 /// each team list. Main-workspace boards come back with `workspace_id: null`.
 pub const BOARDS: &str = concat!(
-    "query Boards($limit: Int!, $page: Int!, $state: State!, $teams: Int!) { ",
+    "query Boards($limit: Int!, $page: Int!, $state: State!, $team_owners: Int!, $team_subscribers: Int!) { ",
     "boards(limit: $limit, page: $page, state: $state, hierarchy_types: [classic, multi_level]) { ",
     "id name board_kind state type workspace_id permissions owners { id } subscribers { id } ",
-    "team_owners(limit: $teams, page: 1) { id } team_subscribers(limit: $teams, page: 1) { id } }",
+    "team_owners(limit: $team_owners, page: 1) { id } team_subscribers(limit: $team_subscribers, page: 1) { id } }",
     complexity!(),
     " }"
 );

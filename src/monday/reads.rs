@@ -1,8 +1,9 @@
 //! Full reads for a sync: account, users, teams, workspaces and boards, fully paged.
 //!
 //! Paging strategy (requests and complexity both count against Monday's limits):
-//! - top-level lists are read `page_window` pages at a time and stop at the first short page;
-//! - nested lists come inline at `nested_first` (25, Monday's default), and only those that came
+//! - top-level lists read page 1, then `page_window` pages at a time while the budget has room
+//!   for them (pages past the end are charged too), and stop at the first short page;
+//! - nested lists come inline with small first pages, and only those that came
 //!   back full are read again, from page 1, at `nested_follow_up` for `id_batch` parents per
 //!   request; parents still full after that page are asked for the next one;
 //! - team members are read the same way, `id_batch` teams per request.
@@ -119,6 +120,11 @@ impl Client {
         // Page 1 alone (most lists fit in one page), then `window` pages at a time.
         let mut ahead = 1u32;
         loop {
+            // Pages past the end are charged in full, so look ahead only when the budget has
+            // room for all of them; when it is the bottleneck, one page at a time wastes nothing.
+            if ahead > 1 && !self.can_afford(op, &vars(first), ahead) {
+                ahead = 1;
+            }
             let pages: Vec<Vec<T>> = stream::iter(first..first + ahead)
                 .map(|page| {
                     let v = vars(page);
@@ -353,17 +359,19 @@ impl Client {
     pub async fn all_boards_in(&self, state: StateFilter) -> Result<Vec<Board>, MondayError> {
         let pages = self.config().pages.clone();
         let limit = pages.boards.max(1);
-        let first = pages.nested_first.max(1);
+        let owners_first = pages.board_team_owners_first.max(1);
+        let subscribers_first = pages.board_team_subscribers_first.max(1);
         let boards: Vec<Board> = self
             .paged(&OP_BOARDS, "boards", limit, |page| {
-                json!({ "limit": limit, "page": page, "state": state.as_str(), "teams": first })
+                json!({ "limit": limit, "page": page, "state": state.as_str(),
+                        "team_owners": owners_first, "team_subscribers": subscribers_first })
             })
             .await?;
         let mut boards: Vec<Board> = dedup_by_key(boards, |b| b.id.clone())
             .into_iter()
             .filter(Board::is_synced_kind)
             .collect();
-        let full = |pick: fn(&Board) -> &Vec<Id>| -> Vec<Id> {
+        let full = |pick: fn(&Board) -> &Vec<Id>, first: u32| -> Vec<Id> {
             boards
                 .iter()
                 .filter(|b| pick(b).len() >= first as usize)
@@ -372,8 +380,8 @@ impl Client {
         };
         let follow = pages.nested_follow_up.max(1);
         let vars = |ids: &[Id], page: u32| json!({ "ids": ids, "count": ids.len(), "state": state.as_str(), "limit": follow, "page": page });
-        let owner_ids = full(|b| &b.team_owners);
-        let subscriber_ids = full(|b| &b.team_subscribers);
+        let owner_ids = full(|b| &b.team_owners, owners_first);
+        let subscriber_ids = full(|b| &b.team_subscribers, subscribers_first);
         let (team_owners, team_subscribers) = futures::try_join!(
             self.follow_up(
                 Nested {
