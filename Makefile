@@ -30,9 +30,9 @@ test: tools lint
 demo: tools
 	@bash hack/demo.sh
 
-## bench: sync benchmarks against the emulator (prints figures).
+## bench: full syncs of tenants M and L against the emulator at 100 ms latency (prints figures).
 bench:
-	$(CARGO) run --release --bin monday-operator-bench
+	$(CARGO) bench --bench sync
 
 clean-tools:
 	rm -rf target/tools
