@@ -18,7 +18,10 @@ pub enum TokenError {
     #[error("the token is empty (from {0})")]
     Empty(String),
     #[error("cannot read the token file {path}: {source}")]
-    File { path: PathBuf, source: std::io::Error },
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Reads the token from `--token-file` when given, else from `BATON_MONDAY_API_KEY`. Never from a
@@ -26,8 +29,10 @@ pub enum TokenError {
 pub fn read_token(token_file: Option<&Path>) -> Result<SecretString, TokenError> {
     let (raw, from) = match token_file {
         Some(path) => {
-            let raw = std::fs::read_to_string(path)
-                .map_err(|source| TokenError::File { path: path.to_path_buf(), source })?;
+            let raw = std::fs::read_to_string(path).map_err(|source| TokenError::File {
+                path: path.to_path_buf(),
+                source,
+            })?;
             (SecretString::from(raw), path.display().to_string())
         }
         None => match std::env::var(TOKEN_ENV) {
@@ -57,7 +62,11 @@ pub fn sync_summary(r: &SyncReport) -> String {
          \x20 snapshot {path} ({bytes} bytes, sync {sync}, sha256 {sha})\n",
         name = r.account_name,
         id = r.account_id,
-        tier = r.account_tier.as_deref().map(|t| format!(", {t}")).unwrap_or_default(),
+        tier = r
+            .account_tier
+            .as_deref()
+            .map(|t| format!(", {t}"))
+            .unwrap_or_default(),
         secs = r.duration.as_secs_f64(),
         users = c.users,
         roles = c.roles,

@@ -187,11 +187,18 @@ async fn rbac_is_enforced_for_the_non_admin_identity() {
     install_crds(&admin).await;
     let ns = support::namespace(&admin, "rbac").await;
     let alice: Api<MondayConnector> = Api::namespaced(support::user_client().await, &ns);
-    let err = alice.list(&Default::default()).await.expect_err("alice has no RBAC bindings");
+    let err = alice
+        .list(&Default::default())
+        .await
+        .expect_err("alice has no RBAC bindings");
     match err {
         kube::Error::Api(status) => {
             assert_eq!(status.code, 403, "{status:?}");
-            assert!(status.message.contains(support::USER_NAME), "{}", status.message);
+            assert!(
+                status.message.contains(support::USER_NAME),
+                "{}",
+                status.message
+            );
         }
         other => panic!("expected 403, got {other}"),
     }

@@ -11,14 +11,24 @@ use monday_operator::engine::{Connection, SyncOptions, sync_to_file};
 use secrecy::SecretString;
 
 fn conn(emu: &EmulatorHandle) -> Connection {
-    Connection { api_url: emu.url(), token: SecretString::from(emu.admin_token().to_string()) }
+    Connection {
+        api_url: emu.url(),
+        token: SecretString::from(emu.admin_token().to_string()),
+    }
 }
 
 /// Grant ids and resource ids of the latest sync in `path`.
 fn read_back(path: &Path) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
     let reader = C1zReader::open(path).expect("open c1z");
-    let run = reader.latest_finished_sync().expect("sync runs").expect("a finished sync");
-    let grants: BTreeSet<String> = reader.grant_ids(&run.sync_id).expect("grants").into_iter().collect();
+    let run = reader
+        .latest_finished_sync()
+        .expect("sync runs")
+        .expect("a finished sync");
+    let grants: BTreeSet<String> = reader
+        .grant_ids(&run.sync_id)
+        .expect("grants")
+        .into_iter()
+        .collect();
     let resources = reader
         .resources(&run.sync_id)
         .expect("resources")
@@ -28,7 +38,12 @@ fn read_back(path: &Path) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<Strin
             format!("{}:{}", id.resource_type, id.resource)
         })
         .collect();
-    let entitlements = reader.entitlements(&run.sync_id).expect("entitlements").into_iter().map(|e| e.id).collect();
+    let entitlements = reader
+        .entitlements(&run.sync_id)
+        .expect("entitlements")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
     (grants, resources, entitlements)
 }
 
@@ -46,12 +61,22 @@ fn assert_same(what: &str, got: &BTreeSet<String>, want: &BTreeSet<String>) {
 async fn sync_and_compare(emu: EmulatorHandle) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("sync.c1z");
-    let report = sync_to_file(&conn(&emu), &path, &SyncOptions::default()).await.expect("sync succeeds");
+    let report = sync_to_file(&conn(&emu), &path, &SyncOptions::default())
+        .await
+        .expect("sync succeeds");
     let truth = emu.ground_truth();
     let (grants, resources, entitlements) = read_back(&path);
     assert_same("grants", &grants, &truth.grants.iter().cloned().collect());
-    assert_same("resources", &resources, &truth.resources.iter().map(|r| r.id.clone()).collect());
-    assert_same("entitlements", &entitlements, &truth.entitlements.iter().cloned().collect());
+    assert_same(
+        "resources",
+        &resources,
+        &truth.resources.iter().map(|r| r.id.clone()).collect(),
+    );
+    assert_same(
+        "entitlements",
+        &entitlements,
+        &truth.entitlements.iter().cloned().collect(),
+    );
     assert_eq!(report.counts.grants, truth.grants.len() as u64);
     eprintln!(
         "synced {} grants / {} resources in {:.2}s with {} requests, complexity {}",
@@ -65,7 +90,10 @@ async fn sync_and_compare(emu: EmulatorHandle) {
     let bytes = std::fs::read(&path).expect("read c1z");
     let raw = zstd::decode_all(&bytes[5..]).expect("zstd body");
     let token = emu.admin_token().as_bytes();
-    assert!(!raw.windows(token.len()).any(|w| w == token), "token found in the snapshot");
+    assert!(
+        !raw.windows(token.len()).any(|w| w == token),
+        "token found in the snapshot"
+    );
 }
 
 #[tokio::test]

@@ -72,7 +72,12 @@ impl Include {
     /// All types, or the named subset.
     pub fn from_names(names: Option<&BTreeSet<String>>) -> Self {
         let has = |t: &str| names.is_none_or(|n| n.contains(t));
-        Self { roles: has(ROLE), teams: has(TEAM), workspaces: has(WORKSPACE), boards: has(BOARD) }
+        Self {
+            roles: has(ROLE),
+            teams: has(TEAM),
+            workspaces: has(WORKSPACE),
+            boards: has(BOARD),
+        }
     }
 }
 
@@ -93,7 +98,10 @@ pub fn build_snapshot(
     include: &Include,
     started_at: jiff::Timestamp,
 ) -> Result<(Snapshot, MappingStats), ModelError> {
-    let mut m = Mapper { snap: Snapshot::started_at(started_at), stats: MappingStats::default() };
+    let mut m = Mapper {
+        snap: Snapshot::started_at(started_at),
+        stats: MappingStats::default(),
+    };
     m.resource_types(include)?;
     m.users(&data.users)?;
     if include.roles {
@@ -102,7 +110,11 @@ pub fn build_snapshot(
     if include.teams {
         m.teams(&data.teams)?;
         if references_everyone(data, include) {
-            let name = data.account.as_ref().map(|a| a.account.name.as_str()).unwrap_or("the account");
+            let name = data
+                .account
+                .as_ref()
+                .map(|a| a.account.name.as_str())
+                .unwrap_or("the account");
             m.everyone_team(name, &data.users)?;
         }
     }
@@ -118,11 +130,17 @@ pub fn build_snapshot(
 fn references_everyone(data: &MondayData, include: &Include) -> bool {
     let ws = include.workspaces
         && data.workspaces.iter().any(|w| {
-            w.teams_subscribers.iter().chain(&w.team_owners_subscribers).any(|t| t.as_str() == EVERYONE_TEAM)
+            w.teams_subscribers
+                .iter()
+                .chain(&w.team_owners_subscribers)
+                .any(|t| t.as_str() == EVERYONE_TEAM)
         });
     let boards = include.boards
         && data.boards.iter().filter(|b| b.is_synced_kind()).any(|b| {
-            b.team_subscribers.iter().chain(&b.team_owners).any(|t| t.as_str() == EVERYONE_TEAM)
+            b.team_subscribers
+                .iter()
+                .chain(&b.team_owners)
+                .any(|t| t.as_str() == EVERYONE_TEAM)
         });
     ws || boards
 }
@@ -134,18 +152,23 @@ struct Mapper {
 
 impl Mapper {
     fn resource_types(&mut self, include: &Include) -> Result<(), ModelError> {
-        self.snap.add_resource_type(baton::resource_type(USER, "User", &[Trait::User]))?;
+        self.snap
+            .add_resource_type(baton::resource_type(USER, "User", &[Trait::User]))?;
         if include.roles {
-            self.snap.add_resource_type(baton::resource_type(ROLE, "Role", &[Trait::Role]))?;
+            self.snap
+                .add_resource_type(baton::resource_type(ROLE, "Role", &[Trait::Role]))?;
         }
         if include.teams {
-            self.snap.add_resource_type(baton::resource_type(TEAM, "Team", &[Trait::Group]))?;
+            self.snap
+                .add_resource_type(baton::resource_type(TEAM, "Team", &[Trait::Group]))?;
         }
         if include.workspaces {
-            self.snap.add_resource_type(baton::resource_type(WORKSPACE, "Workspace", &[]))?;
+            self.snap
+                .add_resource_type(baton::resource_type(WORKSPACE, "Workspace", &[]))?;
         }
         if include.boards {
-            self.snap.add_resource_type(baton::resource_type(BOARD, "Board", &[]))?;
+            self.snap
+                .add_resource_type(baton::resource_type(BOARD, "Board", &[]))?;
         }
         Ok(())
     }
@@ -158,7 +181,9 @@ impl Mapper {
                 UserStatus::Inactive => (StatusValue::Disabled, "deactivated"),
                 UserStatus::Other(_) => (StatusValue::Unspecified, "unknown status"),
             };
-            let mut trait_ = UserTraitBuilder::new().login(u.email.clone()).account_type(account_type(&u.kind));
+            let mut trait_ = UserTraitBuilder::new()
+                .login(u.email.clone())
+                .account_type(account_type(&u.kind));
             if !u.email.is_empty() {
                 trait_ = trait_.email(u.email.clone(), true);
             }
@@ -170,7 +195,11 @@ impl Mapper {
             if let Some(title) = u.title.as_deref().filter(|t| !t.is_empty()) {
                 profile.push(("title", title.to_string().into()));
             }
-            let display = if u.name.is_empty() { u.email.clone() } else { u.name.clone() };
+            let display = if u.name.is_empty() {
+                u.email.clone()
+            } else {
+                u.name.clone()
+            };
             let r = ResourceBuilder::new(USER, u.id.as_str(), display)
                 .status_with_details(status, details)
                 .profile(baton::profile(profile))
@@ -223,7 +252,8 @@ impl Mapper {
     }
 
     fn everyone_team(&mut self, account_name: &str, users: &[User]) -> Result<(), ModelError> {
-        let (member, _) = self.team_resource(EVERYONE_TEAM, &format!("Everyone at {account_name}"))?;
+        let (member, _) =
+            self.team_resource(EVERYONE_TEAM, &format!("Everyone at {account_name}"))?;
         let everyone: Vec<Id> = users
             .iter()
             .filter(|u| u.status == UserStatus::Active && u.kind != "guest")
@@ -232,7 +262,11 @@ impl Mapper {
         self.user_grants(member, &everyone)
     }
 
-    fn team_resource(&mut self, id: &str, name: &str) -> Result<(EntitlementHandle, EntitlementHandle), ModelError> {
+    fn team_resource(
+        &mut self,
+        id: &str,
+        name: &str,
+    ) -> Result<(EntitlementHandle, EntitlementHandle), ModelError> {
         let r = ResourceBuilder::new(TEAM, id, name).group_trait().build();
         self.snap.add_resource(r)?;
         let member = EntitlementBuilder::new(TEAM, id, "member", Purpose::Assignment)
@@ -243,10 +277,17 @@ impl Mapper {
             .display_name(format!("{name} owner"))
             .description(format!("Owner of the team {name}"))
             .grantable_to(USER);
-        Ok((self.snap.add_entitlement(member)?, self.snap.add_entitlement(owner)?))
+        Ok((
+            self.snap.add_entitlement(member)?,
+            self.snap.add_entitlement(owner)?,
+        ))
     }
 
-    fn workspaces(&mut self, workspaces: &[Workspace], boards_included: bool) -> Result<(), ModelError> {
+    fn workspaces(
+        &mut self,
+        workspaces: &[Workspace],
+        boards_included: bool,
+    ) -> Result<(), ModelError> {
         for w in workspaces {
             let Some(id) = w.id.as_ref() else { continue };
             let mut r = ResourceBuilder::new(WORKSPACE, id.as_str(), &w.name);
@@ -257,7 +298,8 @@ impl Mapper {
                 r = r.child_resource_type(BOARD);
             }
             self.snap.add_resource(r.build())?;
-            let (owner, subscriber) = self.owner_subscriber(WORKSPACE, id.as_str(), &w.name, "workspace")?;
+            let (owner, subscriber) =
+                self.owner_subscriber(WORKSPACE, id.as_str(), &w.name, "workspace")?;
             self.user_grants(owner, &w.owners_subscribers)?;
             self.user_grants(subscriber, &w.users_subscribers)?;
             self.team_grants(owner, &w.team_owners_subscribers)?;
@@ -283,7 +325,8 @@ impl Mapper {
                 r = r.profile(baton::profile([("board_kind", kind.to_string())]));
             }
             self.snap.add_resource(r.build())?;
-            let (owner, subscriber) = self.owner_subscriber(BOARD, b.id.as_str(), &b.name, "board")?;
+            let (owner, subscriber) =
+                self.owner_subscriber(BOARD, b.id.as_str(), &b.name, "board")?;
             self.user_grants(owner, &b.owners)?;
             self.user_grants(subscriber, &b.subscribers)?;
             self.team_grants(owner, &b.team_owners)?;
@@ -309,7 +352,10 @@ impl Mapper {
             .description(format!("Subscriber of the {noun} {name}"))
             .grantable_to(USER)
             .grantable_to_if(TEAM, self.has_type(TEAM));
-        Ok((self.snap.add_entitlement(owner)?, self.snap.add_entitlement(subscriber)?))
+        Ok((
+            self.snap.add_entitlement(owner)?,
+            self.snap.add_entitlement(subscriber)?,
+        ))
     }
 
     fn has_type(&self, id: &str) -> bool {
@@ -330,7 +376,8 @@ impl Mapper {
 
     fn team_grants(&mut self, ent: EntitlementHandle, teams: &[Id]) -> Result<(), ModelError> {
         for t in teams {
-            let Some(p): Option<ResourceHandle> = self.snap.resource_handle(TEAM, t.as_str()) else {
+            let Some(p): Option<ResourceHandle> = self.snap.resource_handle(TEAM, t.as_str())
+            else {
                 self.stats.dangling += 1;
                 continue;
             };

@@ -21,7 +21,9 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("api_url", &self.api_url).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -112,7 +114,10 @@ pub async fn sync_to_file(
 ) -> Result<SyncReport, SyncError> {
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
-    let config = ClientConfig { api_url: conn.api_url.clone(), ..ClientConfig::default() };
+    let config = ClientConfig {
+        api_url: conn.api_url.clone(),
+        ..ClientConfig::default()
+    };
     let client = Client::new(config, conn.token.clone())?;
     let include = Include::from_names(opts.resource_types.as_ref());
     let data = fetch(&client, &include).await?;
@@ -133,9 +138,16 @@ pub async fn sync_to_file(
     let by_type = |t: &str| summary.resources_by_type.get(t).copied().unwrap_or(0);
     let client_stats = client.stats();
     Ok(SyncReport {
-        account_id: account.as_ref().map(|a| a.id.as_str().to_string()).unwrap_or_default(),
+        account_id: account
+            .as_ref()
+            .map(|a| a.id.as_str().to_string())
+            .unwrap_or_default(),
         account_name: account.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
-        account_tier: account.as_ref().and_then(|a| a.tier.clone().or_else(|| a.plan.as_ref().and_then(|p| p.tier.clone()))),
+        account_tier: account.as_ref().and_then(|a| {
+            a.tier
+                .clone()
+                .or_else(|| a.plan.as_ref().and_then(|p| p.tier.clone()))
+        }),
         sync_id: summary.sync_id.clone(),
         path: summary.path.clone(),
         sha256: summary.sha256.clone(),
@@ -165,14 +177,32 @@ async fn fetch(client: &Client, include: &Include) -> Result<MondayData, MondayE
     let account = client.account().await?;
     let users = client.all_users();
     let teams = async {
-        if include.teams { client.all_teams().await } else { Ok(Vec::new()) }
+        if include.teams {
+            client.all_teams().await
+        } else {
+            Ok(Vec::new())
+        }
     };
     let workspaces = async {
-        if include.workspaces { client.all_workspaces().await } else { Ok(Vec::new()) }
+        if include.workspaces {
+            client.all_workspaces().await
+        } else {
+            Ok(Vec::new())
+        }
     };
     let boards = async {
-        if include.boards { client.all_boards().await } else { Ok(Vec::new()) }
+        if include.boards {
+            client.all_boards().await
+        } else {
+            Ok(Vec::new())
+        }
     };
     let (users, teams, workspaces, boards) = tokio::try_join!(users, teams, workspaces, boards)?;
-    Ok(MondayData { account: Some(account), users, teams, workspaces, boards })
+    Ok(MondayData {
+        account: Some(account),
+        users,
+        teams,
+        workspaces,
+        boards,
+    })
 }
