@@ -41,6 +41,8 @@ pub struct ControlPlane {
     pub ca_pem: String,
     /// The service-account signing key, so tests can check TokenRequest tokens.
     pub sa_key_path: PathBuf,
+    /// Process ids of etcd and kube-apiserver (the cleanup test checks they die with us).
+    pub pids: Vec<u32>,
 }
 
 static CONTROL_PLANE: OnceLock<ControlPlane> = OnceLock::new();
@@ -307,6 +309,7 @@ fn start() -> Result<ControlPlane> {
         user_kubeconfig,
         ca_pem,
         sa_key_path,
+        pids: vec![etcd_child.id(), apiserver_child.id()],
     })
 }
 
