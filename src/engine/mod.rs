@@ -4,6 +4,10 @@
 //! way to grant. Nothing in this module knows about Kubernetes.
 
 pub mod mapping;
+pub mod provision;
 pub mod sync;
 
+pub use provision::{
+    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
+};
 pub use sync::{Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file};

@@ -7,6 +7,7 @@
 pub mod client;
 mod envelope;
 pub mod error;
+pub mod lookups;
 mod mutations;
 mod pacing;
 pub mod queries;
@@ -18,6 +19,7 @@ pub use client::{
     RetryPolicy,
 };
 pub use error::{MondayError, UserError};
+pub use lookups::{BoardAccess, TeamAccess, UserSummary, WorkspaceList};
 pub use mutations::MAX_BULK_IDS;
 pub use types::{
     Account, AccountInfo, Board, BulkResult, Complexity, Id, InviteResult, Me, Plan, Role,

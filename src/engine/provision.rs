@@ -1,0 +1,1132 @@
+//! Provisioning: grant, revoke, invite, deactivate and reactivate, shared by the one-shot CLI and
+//! the MondayAccessGrant controller (one way to grant).
+//!
+//! Every operation reads the current state first, so it is idempotent and can say whether the
+//! access already existed (`pre_existing`: such access is never taken away by a revoke) and what
+//! it replaced (`previous`: the base role for role grants, `member` / `subscriber` when an owner
+//! grant upgraded an existing membership, so a revoke puts it back). A revoke confirms with a
+//! read that Monday no longer has the access before it reports success.
+//!
+//! Besides Baton's entitlement IDs two account-lifecycle pseudo-entitlements exist, for user
+//! principals only: `account:active` (grant = reactivate or invite, revoke = deactivate) and
+//! `account:deactivated` (grant = deactivate, revoke = reactivate).
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::monday::{
+    Client, Id, MondayError, Role, SubscriberKind, UserError, UserStatus, UserSummary,
+    WorkspaceList,
+};
+
+/// A Monday base role, as Baton names it (`role:<slug>:assigned`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BaseRole {
+    Admin,
+    Member,
+    Viewer,
+    Guest,
+}
+
+impl BaseRole {
+    pub const ALL: [BaseRole; 4] = [Self::Admin, Self::Member, Self::Viewer, Self::Guest];
+
+    /// Baton's role resource id.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Member => "member",
+            Self::Viewer => "viewer",
+            Self::Guest => "guest",
+        }
+    }
+
+    /// Monday's `User.kind` for this role.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Viewer => "view_only",
+            other => other.slug(),
+        }
+    }
+
+    /// The role of a Monday `User.kind`, if it is one of the four base roles.
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.kind().eq_ignore_ascii_case(kind))
+    }
+
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.slug() == slug)
+    }
+
+    fn monday(self) -> Role {
+        match self {
+            Self::Admin => Role::Admin,
+            Self::Member => Role::Member,
+            Self::Viewer => Role::ViewOnly,
+            Self::Guest => Role::Guest,
+        }
+    }
+}
+
+/// Owner or subscriber of a board or workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Access {
+    Owner,
+    Subscriber,
+}
+
+impl Access {
+    fn slug(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Subscriber => "subscriber",
+        }
+    }
+    fn kind(self) -> SubscriberKind {
+        match self {
+            Self::Owner => SubscriberKind::Owner,
+            Self::Subscriber => SubscriberKind::Subscriber,
+        }
+    }
+}
+
+/// Member or owner of a team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TeamRole {
+    Member,
+    Owner,
+}
+
+/// A provisionable entitlement: a Baton entitlement ID or an account-lifecycle pseudo-entitlement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Entitlement {
+    /// `role:<admin|member|viewer|guest>:assigned`: the user's single base role.
+    Role(BaseRole),
+    /// `team:<id>:member|owner`.
+    Team { team: Id, role: TeamRole },
+    /// `workspace:<id>:owner|subscriber`.
+    Workspace { workspace: Id, access: Access },
+    /// `board:<id>:owner|subscriber`.
+    Board { board: Id, access: Access },
+    /// `account:active`: the account exists and is active (reactivated or invited); revoke
+    /// deactivates it.
+    AccountActive,
+    /// `account:deactivated`: the account is deactivated; revoke reactivates it.
+    AccountDeactivated,
+}
+
+/// Why an entitlement ID was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid entitlement {id:?}: {why}; expected role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active or account:deactivated"
+)]
+pub struct EntitlementParseError {
+    pub id: String,
+    pub why: &'static str,
+}
+
+fn numeric_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+impl FromStr for Entitlement {
+    type Err = EntitlementParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |why| EntitlementParseError {
+            id: s.to_string(),
+            why,
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        match parts.as_slice() {
+            ["role", role, "assigned"] => BaseRole::from_slug(role)
+                .map(Entitlement::Role)
+                .ok_or_else(|| err("unknown base role")),
+            ["role", ..] => Err(err("role entitlements end in :assigned")),
+            ["account", "active"] => Ok(Entitlement::AccountActive),
+            ["account", "deactivated"] => Ok(Entitlement::AccountDeactivated),
+            [kind @ ("team" | "workspace" | "board"), id, slug] => {
+                // Team -1 ("everyone") is synthetic: it cannot be joined or owned.
+                if !numeric_id(id) {
+                    return Err(err("the resource id must be a positive number"));
+                }
+                let id = Id::from(*id);
+                match (*kind, *slug) {
+                    ("team", "member") => Ok(Entitlement::Team {
+                        team: id,
+                        role: TeamRole::Member,
+                    }),
+                    ("team", "owner") => Ok(Entitlement::Team {
+                        team: id,
+                        role: TeamRole::Owner,
+                    }),
+                    ("team", _) => Err(err("team entitlements are member or owner")),
+                    (_, "owner" | "subscriber") => {
+                        let access = if *slug == "owner" {
+                            Access::Owner
+                        } else {
+                            Access::Subscriber
+                        };
+                        Ok(if *kind == "board" {
+                            Entitlement::Board { board: id, access }
+                        } else {
+                            Entitlement::Workspace {
+                                workspace: id,
+                                access,
+                            }
+                        })
+                    }
+                    _ => Err(err(
+                        "board and workspace entitlements are owner or subscriber",
+                    )),
+                }
+            }
+            _ => Err(err("unknown resource type or wrong number of parts")),
+        }
+    }
+}
+
+impl fmt::Display for Entitlement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Role(r) => write!(f, "role:{}:assigned", r.slug()),
+            Self::Team { team, role } => write!(
+                f,
+                "team:{team}:{}",
+                match role {
+                    TeamRole::Member => "member",
+                    TeamRole::Owner => "owner",
+                }
+            ),
+            Self::Workspace { workspace, access } => {
+                write!(f, "workspace:{workspace}:{}", access.slug())
+            }
+            Self::Board { board, access } => write!(f, "board:{board}:{}", access.slug()),
+            Self::AccountActive => f.write_str("account:active"),
+            Self::AccountDeactivated => f.write_str("account:deactivated"),
+        }
+    }
+}
+
+impl Entitlement {
+    /// Whether Monday accepts a team as the holder (boards and workspaces only).
+    pub fn allows_team(&self) -> bool {
+        matches!(self, Self::Board { .. } | Self::Workspace { .. })
+    }
+
+    /// Whether this is an account-lifecycle pseudo-entitlement (not a Baton entitlement).
+    pub fn is_lifecycle(&self) -> bool {
+        matches!(self, Self::AccountActive | Self::AccountDeactivated)
+    }
+}
+
+/// Who receives the access, as asked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Principal {
+    UserId(Id),
+    Email(String),
+    Team(Id),
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UserId(id) => write!(f, "user {id}"),
+            Self::Email(e) => write!(f, "{e}"),
+            Self::Team(id) => write!(f, "team {id}"),
+        }
+    }
+}
+
+/// The principal after resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    User(UserSummary),
+    Team(Id),
+}
+
+impl Holder {
+    /// Baton principal, `user:<id>` or `team:<id>`.
+    pub fn baton_id(&self) -> String {
+        match self {
+            Self::User(u) => format!("user:{}", u.id),
+            Self::Team(t) => format!("team:{t}"),
+        }
+    }
+    pub fn user_id(&self) -> Option<&Id> {
+        match self {
+            Self::User(u) => Some(&u.id),
+            Self::Team(_) => None,
+        }
+    }
+}
+
+/// What a principal held before a grant, found by [`check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub holder: Holder,
+    /// The principal already has exactly this access.
+    pub pre_existing: bool,
+    /// What the grant replaces and a revoke restores: the base role (`admin`, `member`, `viewer`,
+    /// `guest`) for role grants, `member` for a team-owner grant to a member, `subscriber` for an
+    /// owner grant to a subscriber.
+    pub previous: Option<String>,
+    /// The account was invited by this call (only with `create_account`).
+    pub invited: bool,
+}
+
+/// The result of a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantOutcome {
+    pub holder: Holder,
+    /// Baton grant id `<entitlement>:<principal type>:<principal id>`.
+    pub grant_id: String,
+    pub pre_existing: bool,
+    pub previous: Option<String>,
+    pub invited: bool,
+}
+
+/// The result of a revoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeOutcome {
+    /// Monday no longer had the access (or its resource) before this call.
+    pub already_absent: bool,
+    /// What was put back (`previous` of the grant), if anything.
+    pub restored: Option<String>,
+}
+
+/// How to grant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GrantOptions {
+    /// Invite the email when no account has it.
+    pub create_account: bool,
+}
+
+/// Everything provisioning can fail with; each has a condition [`reason`](Self::reason).
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    InvalidEntitlement(#[from] EntitlementParseError),
+    #[error(
+        "{entitlement} cannot be held by a team: Monday allows team principals on boards and workspaces only; name a user (email or userId)"
+    )]
+    TeamPrincipalNotAllowed { entitlement: String },
+    #[error(
+        "no Monday.com account has {who}; set createAccount: true to invite it, or fix the principal"
+    )]
+    NoSuchUser { who: String },
+    #[error(
+        "user {user} is deactivated; reactivate the account (entitlement account:active) before granting it access"
+    )]
+    UserDeactivated { user: String },
+    #[error(
+        "user {user} has a pending invitation that has not been accepted: Monday cannot {action} it until the invitee accepts"
+    )]
+    PendingInvitation { user: String, action: &'static str },
+    #[error(
+        "user {user} has base role kind {kind:?}, which is not one of admin, member, viewer, guest; change it in Monday first"
+    )]
+    UnsupportedUserKind { user: String, kind: String },
+    #[error("{entitlement}: the {resource} does not exist or is not visible to the token")]
+    ResourceNotFound {
+        entitlement: String,
+        resource: &'static str,
+    },
+    #[error("{operation} refused {what}: {error}")]
+    Rejected {
+        operation: &'static str,
+        what: String,
+        error: Box<UserError>,
+    },
+    #[error(
+        "{operation} reported success but Monday still shows a different state for {what}; it will be checked again"
+    )]
+    NotApplied {
+        operation: &'static str,
+        what: String,
+    },
+    #[error(transparent)]
+    Monday(#[from] MondayError),
+}
+
+impl ProvisionError {
+    /// Stable CamelCase reason for conditions, Events and metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::InvalidEntitlement(_) => "InvalidEntitlement",
+            Self::TeamPrincipalNotAllowed { .. } => "TeamPrincipalNotAllowed",
+            Self::NoSuchUser { .. } => "UserNotFound",
+            Self::UserDeactivated { .. } => "UserDeactivated",
+            Self::PendingInvitation { .. } => "PendingInvitation",
+            Self::UnsupportedUserKind { .. } => "UnsupportedUserKind",
+            Self::ResourceNotFound { .. } => "ResourceNotFound",
+            Self::Rejected { error, .. } => match error.code.as_str() {
+                "CANNOT_UPDATE_SELF" => "CannotUpdateSelf",
+                "USER_NOT_FOUND" => "UserNotFound",
+                "VIEWERS_OR_GUESTS" => "ViewersOrGuests",
+                "USER_NOT_MEMBER_OF_TEAM" => "UserNotMemberOfTeam",
+                "EXCEEDS_BATCH_LIMIT" => "ExceedsBatchLimit",
+                "INVALID_INPUT" => "InvalidInput",
+                "TEAM_MEMBERSHIP_REFUSED" => "TeamMembershipRefused",
+                "ERROR" => "InviteFailed",
+                _ => "MondayRefused",
+            },
+            Self::NotApplied { .. } => "NotApplied",
+            Self::Monday(e) => e.reason(),
+        }
+    }
+
+    /// Whether retrying later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Monday(e) => e.is_transient(),
+            Self::NotApplied { .. } | Self::PendingInvitation { .. } => true,
+            Self::Rejected { error, .. } => error.code == "FAILED",
+            _ => false,
+        }
+    }
+}
+
+type Result<T, E = ProvisionError> = std::result::Result<T, E>;
+
+fn reject(operation: &'static str, what: impl Into<String>, error: UserError) -> ProvisionError {
+    ProvisionError::Rejected {
+        operation,
+        what: what.into(),
+        error: Box::new(error),
+    }
+}
+
+/// The first per-user error of a bulk result as a typed error.
+fn first_error(operation: &'static str, what: &str, errors: Vec<UserError>) -> Result<()> {
+    match errors.into_iter().next() {
+        Some(e) => Err(reject(operation, what, e)),
+        None => Ok(()),
+    }
+}
+
+/// Parses a principal from its three optional spellings; exactly one must be set.
+pub fn principal_from(
+    email: Option<&str>,
+    user_id: Option<&str>,
+    team_id: Option<&str>,
+) -> std::result::Result<Principal, &'static str> {
+    match (email, user_id, team_id) {
+        (Some(e), None, None) if e.contains('@') => Ok(Principal::Email(e.trim().to_string())),
+        (Some(_), None, None) => Err("the email has no @"),
+        (None, Some(u), None) if numeric_id(u) => Ok(Principal::UserId(Id::from(u))),
+        (None, None, Some(t)) if numeric_id(t) || t == "-1" => Ok(Principal::Team(Id::from(t))),
+        (None, Some(_), None) | (None, None, Some(_)) => Err("ids are positive numbers"),
+        _ => Err("name exactly one of email, user id, team id"),
+    }
+}
+
+async fn find_user(client: &Client, principal: &Principal) -> Result<Option<UserSummary>> {
+    Ok(match principal {
+        Principal::Email(e) => client.user_by_email(e).await?,
+        Principal::UserId(id) => client.user_by_id(id).await?,
+        Principal::Team(_) => None,
+    })
+}
+
+/// Resolves a user principal; a missing account is [`ProvisionError::NoSuchUser`].
+pub async fn resolve_user(client: &Client, principal: &Principal) -> Result<UserSummary> {
+    find_user(client, principal)
+        .await?
+        .ok_or_else(|| ProvisionError::NoSuchUser {
+            who: principal.to_string(),
+        })
+}
+
+/// Whether `holder` has `entitlement` now, and what a revoke would restore.
+/// `None` = the resource does not exist.
+async fn probe(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+) -> Result<Option<(bool, Option<String>)>> {
+    Ok(match (entitlement, holder) {
+        (Entitlement::Role(role), Holder::User(u)) => {
+            let current = BaseRole::from_kind(&u.kind).ok_or_else(|| {
+                ProvisionError::UnsupportedUserKind {
+                    user: u.id.to_string(),
+                    kind: u.kind.clone(),
+                }
+            })?;
+            Some((current == *role, Some(current.slug().to_string())))
+        }
+        (Entitlement::AccountActive, Holder::User(u)) => {
+            Some((u.status == UserStatus::Active, None))
+        }
+        (Entitlement::AccountDeactivated, Holder::User(u)) => {
+            Some((u.status == UserStatus::Inactive, None))
+        }
+        (Entitlement::Team { team, role }, Holder::User(u)) => {
+            let Some(t) = client
+                .team_access(team, std::slice::from_ref(&u.id))
+                .await?
+            else {
+                return Ok(None);
+            };
+            let member = t.members.contains(&u.id);
+            let owner = t.owners.contains(&u.id);
+            match role {
+                TeamRole::Member => Some((member || owner, None)),
+                TeamRole::Owner => Some((owner, member.then(|| "member".to_string()))),
+            }
+        }
+        (Entitlement::Board { board, access }, holder) => {
+            let Some(b) = client.board_access(board).await? else {
+                return Ok(None);
+            };
+            let (owners, subscribers, id) = match holder {
+                Holder::User(u) => (&b.owners, &b.subscribers, &u.id),
+                Holder::Team(t) => (&b.team_owners, &b.team_subscribers, t),
+            };
+            let owner = owners.contains(id);
+            let subscriber = subscribers.contains(id) || owner;
+            match access {
+                Access::Owner => Some((owner, subscriber.then(|| "subscriber".to_string()))),
+                Access::Subscriber => Some((subscriber, None)),
+            }
+        }
+        (Entitlement::Workspace { workspace, access }, holder) => {
+            let (owners_list, subs_list, id) = match holder {
+                Holder::User(u) => (
+                    WorkspaceList::UserOwners,
+                    WorkspaceList::UserSubscribers,
+                    &u.id,
+                ),
+                Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
+            };
+            let Some(owners) = client.workspace_list(workspace, owners_list).await? else {
+                return Ok(None);
+            };
+            let owner = owners.contains(id);
+            let subscriber = owner
+                || client
+                    .workspace_list(workspace, subs_list)
+                    .await?
+                    .unwrap_or_default()
+                    .contains(id);
+            match access {
+                Access::Owner => Some((owner, subscriber.then(|| "subscriber".to_string()))),
+                Access::Subscriber => Some((subscriber, None)),
+            }
+        }
+        (e, Holder::Team(_)) => {
+            return Err(ProvisionError::TeamPrincipalNotAllowed {
+                entitlement: e.to_string(),
+            });
+        }
+    })
+}
+
+fn resource_name(e: &Entitlement) -> &'static str {
+    match e {
+        Entitlement::Team { .. } => "team",
+        Entitlement::Workspace { .. } => "workspace",
+        Entitlement::Board { .. } => "board",
+        _ => "account",
+    }
+}
+
+/// Reads what the principal holds now, inviting the account first when it does not exist and
+/// `create_account` allows it. Changes nothing else; [`apply`] does the change.
+pub async fn check(
+    client: &Client,
+    entitlement: &Entitlement,
+    principal: &Principal,
+    opts: GrantOptions,
+) -> Result<Current> {
+    let mut invited = false;
+    let holder = match principal {
+        Principal::Team(t) => {
+            if !entitlement.allows_team() {
+                return Err(ProvisionError::TeamPrincipalNotAllowed {
+                    entitlement: entitlement.to_string(),
+                });
+            }
+            Holder::Team(t.clone())
+        }
+        _ => match find_user(client, principal).await? {
+            Some(u) => Holder::User(u),
+            None => match principal {
+                Principal::Email(email) if opts.create_account => {
+                    // A role grant invites with that role, so the account never has more.
+                    let role = match entitlement {
+                        Entitlement::Role(r) => *r,
+                        _ => BaseRole::Member,
+                    };
+                    let out = invite(client, email, role).await?;
+                    invited = !out.already_existed;
+                    Holder::User(out.user)
+                }
+                _ => {
+                    return Err(ProvisionError::NoSuchUser {
+                        who: principal.to_string(),
+                    });
+                }
+            },
+        },
+    };
+    if let Holder::User(u) = &holder
+        && u.status == UserStatus::Inactive
+        && !entitlement.is_lifecycle()
+    {
+        return Err(ProvisionError::UserDeactivated {
+            user: u.id.to_string(),
+        });
+    }
+    let Some((has, previous)) = probe(client, entitlement, &holder).await? else {
+        return Err(ProvisionError::ResourceNotFound {
+            entitlement: entitlement.to_string(),
+            resource: resource_name(entitlement),
+        });
+    };
+    // An account invited by this call has nothing to restore: it did not exist before.
+    let previous = if invited { None } else { previous };
+    Ok(Current {
+        holder,
+        pre_existing: has && !invited,
+        previous,
+        invited,
+    })
+}
+
+/// Makes Monday hold the access found missing by [`check`]; a no-op when it was pre-existing.
+pub async fn apply(
+    client: &Client,
+    entitlement: &Entitlement,
+    current: &Current,
+) -> Result<GrantOutcome> {
+    // Role and status may have changed since `check` read them.
+    let holder = &refresh(client, &current.holder).await?;
+    let what = format!("{entitlement} for {}", holder.baton_id());
+    let has_now = probe(client, entitlement, holder)
+        .await?
+        .map(|(h, _)| h)
+        .unwrap_or(false);
+    if !has_now {
+        match (entitlement, holder) {
+            (Entitlement::Role(role), Holder::User(u)) => {
+                let r = client
+                    .update_users_role(std::slice::from_ref(&u.id), Some(role.monday()), None)
+                    .await?;
+                first_error("update_users_role", &what, r.errors)?;
+            }
+            (Entitlement::AccountActive, Holder::User(u)) => {
+                reactivate_user(client, u).await?;
+            }
+            (Entitlement::AccountDeactivated, Holder::User(u)) => {
+                deactivate_user(client, u).await?;
+            }
+            (Entitlement::Team { team, role }, Holder::User(u)) => {
+                let ids = std::slice::from_ref(&u.id);
+                let was_member = current.previous.is_some();
+                if *role == TeamRole::Member || !was_member {
+                    let r = client.add_users_to_team(team, ids).await?;
+                    if r.failed.contains(&u.id) {
+                        return Err(reject(
+                            "add_users_to_team",
+                            &what,
+                            UserError {
+                                code: "TEAM_MEMBERSHIP_REFUSED".into(),
+                                user_id: Some(u.id.to_string()),
+                                email: None,
+                                message: "guests can only join guest teams and other users only regular teams".into(),
+                            },
+                        ));
+                    }
+                }
+                if *role == TeamRole::Owner {
+                    let r = client.assign_team_owners(team, ids).await?;
+                    if let Err(e) = first_error("assign_team_owners", &what, r.errors) {
+                        if !was_member {
+                            // Undo the membership added only to make ownership possible.
+                            let _ = client.remove_users_from_team(team, ids).await;
+                        }
+                        return Err(e);
+                    }
+                }
+            }
+            (Entitlement::Board { board, access }, Holder::User(u)) => {
+                client
+                    .add_users_to_board(board, std::slice::from_ref(&u.id), access.kind())
+                    .await?;
+            }
+            (Entitlement::Board { board, access }, Holder::Team(t)) => {
+                client
+                    .add_teams_to_board(board, std::slice::from_ref(t), access.kind())
+                    .await?;
+            }
+            (Entitlement::Workspace { workspace, access }, Holder::User(u)) => {
+                client
+                    .add_users_to_workspace(workspace, std::slice::from_ref(&u.id), access.kind())
+                    .await?;
+            }
+            (Entitlement::Workspace { workspace, access }, Holder::Team(t)) => {
+                client
+                    .add_teams_to_workspace(workspace, std::slice::from_ref(t), access.kind())
+                    .await?;
+            }
+            (e, Holder::Team(_)) => {
+                return Err(ProvisionError::TeamPrincipalNotAllowed {
+                    entitlement: e.to_string(),
+                });
+            }
+        }
+        let confirmed = probe(client, entitlement, &refresh(client, holder).await?)
+            .await?
+            .map(|(h, _)| h)
+            .unwrap_or(false);
+        if !confirmed {
+            return Err(ProvisionError::NotApplied {
+                operation: "grant",
+                what,
+            });
+        }
+    }
+    Ok(GrantOutcome {
+        grant_id: grant_id(entitlement, holder),
+        holder: holder.clone(),
+        pre_existing: current.pre_existing,
+        previous: current.previous.clone(),
+        invited: current.invited,
+    })
+}
+
+/// The Baton grant id of `entitlement` held by `holder` (account pseudo-entitlements name the
+/// user resource).
+pub fn grant_id(entitlement: &Entitlement, holder: &Holder) -> String {
+    format!("{entitlement}:{}", holder.baton_id())
+}
+
+/// Re-reads a user (role and status change with mutations); teams are returned as they are.
+async fn refresh(client: &Client, holder: &Holder) -> Result<Holder> {
+    Ok(match holder {
+        Holder::User(u) => Holder::User(client.user_by_id(&u.id).await?.ok_or_else(|| {
+            ProvisionError::NoSuchUser {
+                who: format!("user {}", u.id),
+            }
+        })?),
+        Holder::Team(_) => holder.clone(),
+    })
+}
+
+/// Grants `entitlement` to `principal`: [`check`] then [`apply`]. Idempotent.
+pub async fn grant(
+    client: &Client,
+    entitlement: &Entitlement,
+    principal: &Principal,
+    opts: GrantOptions,
+) -> Result<GrantOutcome> {
+    let current = check(client, entitlement, principal, opts).await?;
+    apply(client, entitlement, &current).await
+}
+
+/// Takes `entitlement` away from `principal`, restoring `previous` (from the grant). A missing
+/// user, resource or access is success (`already_absent`). Confirms with a read afterwards.
+pub async fn revoke(
+    client: &Client,
+    entitlement: &Entitlement,
+    principal: &Principal,
+    previous: Option<&str>,
+) -> Result<RevokeOutcome> {
+    let holder = match principal {
+        Principal::Team(t) => {
+            if !entitlement.allows_team() {
+                return Err(ProvisionError::TeamPrincipalNotAllowed {
+                    entitlement: entitlement.to_string(),
+                });
+            }
+            Holder::Team(t.clone())
+        }
+        _ => match find_user(client, principal).await? {
+            Some(u) => Holder::User(u),
+            None => {
+                return Ok(RevokeOutcome {
+                    already_absent: true,
+                    restored: None,
+                });
+            }
+        },
+    };
+    let absent = RevokeOutcome {
+        already_absent: true,
+        restored: None,
+    };
+    let Some((has, _)) = probe(client, entitlement, &holder).await? else {
+        return Ok(absent);
+    };
+    if !has {
+        return Ok(absent);
+    }
+    let what = format!("{entitlement} for {}", holder.baton_id());
+    let mut restored = None;
+    match (entitlement, &holder) {
+        (Entitlement::Role(_), Holder::User(u)) => {
+            // Without a recorded previous role (the grant invited the account) the least
+            // privileged base role is the safe fallback.
+            let back = previous
+                .and_then(BaseRole::from_slug)
+                .unwrap_or(BaseRole::Viewer);
+            let r = client
+                .update_users_role(std::slice::from_ref(&u.id), Some(back.monday()), None)
+                .await?;
+            first_error("update_users_role", &what, r.errors)?;
+            restored = Some(back.slug().to_string());
+        }
+        (Entitlement::AccountActive, Holder::User(u)) => deactivate_user(client, u).await?,
+        (Entitlement::AccountDeactivated, Holder::User(u)) => reactivate_user(client, u).await?,
+        (Entitlement::Team { team, role }, Holder::User(u)) => {
+            let ids = std::slice::from_ref(&u.id);
+            let keep_membership = *role == TeamRole::Owner && previous == Some("member");
+            if keep_membership {
+                let r = client.remove_team_owners(team, ids).await?;
+                let errors: Vec<_> = r
+                    .errors
+                    .into_iter()
+                    .filter(|e| e.code != "USER_NOT_MEMBER_OF_TEAM")
+                    .collect();
+                first_error("remove_team_owners", &what, errors)?;
+                restored = Some("member".into());
+            } else {
+                // Also removes ownership.
+                let r = client.remove_users_from_team(team, ids).await?;
+                if r.failed.contains(&u.id) {
+                    return Err(ProvisionError::NotApplied {
+                        operation: "remove_users_from_team",
+                        what,
+                    });
+                }
+            }
+        }
+        (Entitlement::Board { board, access }, h) => {
+            match h {
+                Holder::User(u) => {
+                    client
+                        .delete_subscribers_from_board(board, std::slice::from_ref(&u.id))
+                        .await?;
+                }
+                Holder::Team(t) => {
+                    client
+                        .delete_teams_from_board(board, std::slice::from_ref(t))
+                        .await?;
+                }
+            }
+            if *access == Access::Owner && previous == Some("subscriber") {
+                match h {
+                    Holder::User(u) => {
+                        client
+                            .add_users_to_board(
+                                board,
+                                std::slice::from_ref(&u.id),
+                                SubscriberKind::Subscriber,
+                            )
+                            .await?;
+                    }
+                    Holder::Team(t) => {
+                        client
+                            .add_teams_to_board(
+                                board,
+                                std::slice::from_ref(t),
+                                SubscriberKind::Subscriber,
+                            )
+                            .await?;
+                    }
+                }
+                restored = Some("subscriber".into());
+            }
+        }
+        (Entitlement::Workspace { workspace, access }, h) => {
+            match h {
+                Holder::User(u) => {
+                    client
+                        .delete_users_from_workspace(workspace, std::slice::from_ref(&u.id))
+                        .await?;
+                }
+                Holder::Team(t) => {
+                    client
+                        .delete_teams_from_workspace(workspace, std::slice::from_ref(t))
+                        .await?;
+                }
+            }
+            if *access == Access::Owner && previous == Some("subscriber") {
+                match h {
+                    Holder::User(u) => {
+                        client
+                            .add_users_to_workspace(
+                                workspace,
+                                std::slice::from_ref(&u.id),
+                                SubscriberKind::Subscriber,
+                            )
+                            .await?;
+                    }
+                    Holder::Team(t) => {
+                        client
+                            .add_teams_to_workspace(
+                                workspace,
+                                std::slice::from_ref(t),
+                                SubscriberKind::Subscriber,
+                            )
+                            .await?;
+                    }
+                }
+                restored = Some("subscriber".into());
+            }
+        }
+        (e, Holder::Team(_)) => {
+            return Err(ProvisionError::TeamPrincipalNotAllowed {
+                entitlement: e.to_string(),
+            });
+        }
+    }
+    let still = probe(client, entitlement, &refresh(client, &holder).await?)
+        .await?
+        .map(|(h, _)| h)
+        .unwrap_or(false);
+    if still {
+        return Err(ProvisionError::NotApplied {
+            operation: "revoke",
+            what,
+        });
+    }
+    Ok(RevokeOutcome {
+        already_absent: false,
+        restored,
+    })
+}
+
+/// The result of an invitation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteOutcome {
+    /// The (pending, or existing) account.
+    pub user: UserSummary,
+    /// An account with this email existed already; nothing was sent.
+    pub already_existed: bool,
+}
+
+/// Invites `email` with `role` unless an account has it already. Invitees stay pending until
+/// they accept.
+pub async fn invite(client: &Client, email: &str, role: BaseRole) -> Result<InviteOutcome> {
+    if let Some(user) = client.user_by_email(email).await? {
+        return Ok(InviteOutcome {
+            user,
+            already_existed: true,
+        });
+    }
+    let r = client
+        .invite_users(&[email.to_string()], Some(role.monday()), None)
+        .await?;
+    first_error("invite_users", email, r.errors)?;
+    let user = match r
+        .invited
+        .into_iter()
+        .find(|u| u.email.eq_ignore_ascii_case(email))
+    {
+        Some(u) => UserSummary {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            kind: u.kind,
+            status: u.status,
+        },
+        None => client
+            .user_by_email(email)
+            .await?
+            .ok_or_else(|| ProvisionError::NotApplied {
+                operation: "invite_users",
+                what: email.to_string(),
+            })?,
+    };
+    Ok(InviteOutcome {
+        user,
+        already_existed: false,
+    })
+}
+
+/// The result of a deactivation or reactivation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleOutcome {
+    pub user_id: Id,
+    /// The account was already in the asked state.
+    pub already: bool,
+}
+
+async fn deactivate_user(client: &Client, u: &UserSummary) -> Result<()> {
+    match u.status {
+        UserStatus::Inactive => return Ok(()),
+        UserStatus::Pending => {
+            return Err(ProvisionError::PendingInvitation {
+                user: u.id.to_string(),
+                action: "deactivate",
+            });
+        }
+        _ => {}
+    }
+    let r = client.deactivate_users(std::slice::from_ref(&u.id)).await?;
+    first_error("deactivate_users", &format!("user {}", u.id), r.errors)
+}
+
+async fn reactivate_user(client: &Client, u: &UserSummary) -> Result<()> {
+    match u.status {
+        UserStatus::Active => return Ok(()),
+        UserStatus::Pending => {
+            return Err(ProvisionError::PendingInvitation {
+                user: u.id.to_string(),
+                action: "activate",
+            });
+        }
+        _ => {}
+    }
+    let r = client.activate_users(std::slice::from_ref(&u.id)).await?;
+    first_error("activate_users", &format!("user {}", u.id), r.errors)
+}
+
+/// Deactivates the account (idempotent). Pending invitations cannot be deactivated.
+pub async fn deactivate(client: &Client, principal: &Principal) -> Result<LifecycleOutcome> {
+    let u = resolve_user(client, principal).await?;
+    let already = u.status == UserStatus::Inactive;
+    deactivate_user(client, &u).await?;
+    Ok(LifecycleOutcome {
+        user_id: u.id,
+        already,
+    })
+}
+
+/// Reactivates a deactivated account (idempotent).
+pub async fn reactivate(client: &Client, principal: &Principal) -> Result<LifecycleOutcome> {
+    let u = resolve_user(client, principal).await?;
+    let already = u.status == UserStatus::Active;
+    reactivate_user(client, &u).await?;
+    Ok(LifecycleOutcome {
+        user_id: u.id,
+        already,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_and_round_trips() {
+        for id in [
+            "role:admin:assigned",
+            "role:member:assigned",
+            "role:viewer:assigned",
+            "role:guest:assigned",
+            "team:201:member",
+            "team:201:owner",
+            "workspace:301:owner",
+            "workspace:301:subscriber",
+            "board:42:owner",
+            "board:42:subscriber",
+            "account:active",
+            "account:deactivated",
+        ] {
+            let e: Entitlement = id.parse().expect(id);
+            assert_eq!(e.to_string(), id);
+        }
+        assert_eq!(
+            "board:42:subscriber".parse::<Entitlement>(),
+            Ok(Entitlement::Board {
+                board: Id::from("42"),
+                access: Access::Subscriber
+            })
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_ids() {
+        for bad in [
+            "",
+            "role:owner:assigned",
+            "role:admin",
+            "role:admin:member",
+            "team:abc:member",
+            "team:-1:member",
+            "team:1:subscriber",
+            "board:1:member",
+            "board::owner",
+            "board:1:owner:extra",
+            "workspace:1",
+            "user:1:active",
+            "Board:1:owner",
+            "account:enabled",
+        ] {
+            let err = bad.parse::<Entitlement>().expect_err(bad);
+            assert!(err.to_string().contains("expected role:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn team_principals_only_on_boards_and_workspaces() {
+        let ok = |s: &str| s.parse::<Entitlement>().expect(s).allows_team();
+        assert!(ok("board:1:owner") && ok("workspace:1:subscriber"));
+        assert!(!ok("team:1:member") && !ok("role:guest:assigned") && !ok("account:active"));
+    }
+
+    #[test]
+    fn principals_need_exactly_one_field() {
+        assert_eq!(
+            principal_from(Some("a@b.c"), None, None),
+            Ok(Principal::Email("a@b.c".into()))
+        );
+        assert_eq!(
+            principal_from(None, Some("7"), None),
+            Ok(Principal::UserId(Id::from("7")))
+        );
+        assert_eq!(
+            principal_from(None, None, Some("-1")),
+            Ok(Principal::Team(Id::from("-1")))
+        );
+        assert!(principal_from(Some("a@b.c"), Some("7"), None).is_err());
+        assert!(principal_from(None, None, None).is_err());
+        assert!(principal_from(Some("nope"), None, None).is_err());
+        assert!(principal_from(None, Some("x1"), None).is_err());
+    }
+
+    #[test]
+    fn base_roles_map_to_monday_kinds() {
+        assert_eq!(BaseRole::from_kind("view_only"), Some(BaseRole::Viewer));
+        assert_eq!(BaseRole::from_kind("portal"), None);
+        assert_eq!(BaseRole::Viewer.kind(), "view_only");
+    }
+
+    #[test]
+    fn per_user_errors_have_reasons() {
+        let e = |code: &str| {
+            reject(
+                "deactivate_users",
+                "user 1",
+                UserError {
+                    code: code.into(),
+                    user_id: Some("1".into()),
+                    email: None,
+                    message: String::new(),
+                },
+            )
+        };
+        assert_eq!(e("CANNOT_UPDATE_SELF").reason(), "CannotUpdateSelf");
+        assert_eq!(e("USER_NOT_FOUND").reason(), "UserNotFound");
+        assert_eq!(e("FAILED").reason(), "MondayRefused");
+        assert!(e("FAILED").is_transient());
+        assert!(!e("CANNOT_UPDATE_SELF").is_transient());
+        assert!(
+            e("CANNOT_UPDATE_SELF")
+                .to_string()
+                .contains("CANNOT_UPDATE_SELF")
+        );
+    }
+
+    #[test]
+    fn grant_ids_are_batons() {
+        let h = Holder::Team(Id::from("7"));
+        let e: Entitlement = "board:42:owner".parse().expect("valid");
+        assert_eq!(grant_id(&e, &h), "board:42:owner:team:7");
+    }
+}
