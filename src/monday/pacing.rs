@@ -190,13 +190,20 @@ impl Pacer {
                 })
             }
             Some(rem) => {
+                // A shape never answered before has an unknown cost: send such probes one at a
+                // time, so at most one guess is in flight against the budget.
+                let unseen = !s.costs.contains_key(key);
+                if unseen && s.probe_in_flight {
+                    return Err(None);
+                }
                 if estimate <= rem - s.reserved {
+                    s.probe_in_flight |= unseen;
                     s.reserved += estimate;
                     s.in_flight += 1;
                     Ok(Ticket {
                         key: key.to_string(),
                         estimate,
-                        probe: false,
+                        probe: unseen,
                     })
                 } else {
                     Err(s.window_end.map(|e| e + RESET_MARGIN))
