@@ -2,9 +2,11 @@
 //!
 //! This module never talks to the network; everything here is plain data plus schema.
 
+pub mod access_grant;
 pub mod conditions;
 pub mod connector;
 
+pub use access_grant::{MondayAccessGrant, MondayAccessGrantSpec, MondayAccessGrantStatus};
 pub use connector::{MondayConnector, MondayConnectorSpec, MondayConnectorStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -19,7 +21,7 @@ pub const FIELD_MANAGER: &str = "monday-operator";
 
 /// Every CRD this operator installs, in a stable order (used by `monday-operator crd` and `crds/`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![MondayConnector::crd()]
+    vec![MondayConnector::crd(), MondayAccessGrant::crd()]
 }
 
 /// Renders all CRDs as one multi-document YAML stream, exactly as written to `crds/`.
