@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: all tools crds fmt lint test demo bench clean-tools
+.PHONY: all tools crds fmt lint test demo bench bench-controller clean-tools
 
 all: test
 
@@ -33,6 +33,10 @@ demo: tools
 ## bench: full syncs of tenants M and L against the emulator at 100 ms latency (prints figures).
 bench:
 	$(CARGO) bench --bench sync
+
+## bench-controller: 1,000 connectors (tenant S, one emulator) on the real apiserver (prints figures).
+bench-controller: tools
+	$(CARGO) test --release --test controller_bench -- --ignored --nocapture
 
 clean-tools:
 	rm -rf target/tools

@@ -13,6 +13,8 @@ pub const DEFAULT_API_URL: &str = "https://api.monday.com/v2";
 pub const SYNC_REQUESTED_ANNOTATION: &str = "iga.monday-operator.dev/sync-requested-at";
 
 /// Desired state of a connector.
+// kube-derive repeats `type_`/`priority` per printcolumn, which clippy reads as duplicates.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "iga.monday-operator.dev",
@@ -139,6 +141,14 @@ pub struct MondayConnectorStatus {
     /// Grant changes between the last two successful snapshots.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
+    /// Inputs the last sync ran with (Secret resourceVersion and a hash of the sync-relevant spec);
+    /// when they differ from the current ones (token rotated, spec edited) a sync starts at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_revision: Option<String>,
+    /// The value of the `iga.monday-operator.dev/sync-requested-at` annotation handled last, so one
+    /// request triggers exactly one sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_request: Option<String>,
 }
 
 /// The Monday.com account behind the token.

@@ -1,0 +1,321 @@
+//! Controllers: the MondayConnector reconciler, its sync tasks, Secret watching and leader election.
+//!
+//! Data flow: watch events (connectors, Secret metadata, finished syncs) → [`connector::reconcile`]
+//! → background sync in [`tasks`] → result back to reconcile → status and Events. Only reconcile
+//! writes status, so there is one writer and one place that decides whether a write is needed.
+//!
+//! Referenced Secrets are watched **metadata-only** (no Secret data is cached in the operator);
+//! a change maps through the connector store to the connectors that name that Secret, and the
+//! reconciler then GETs just that Secret.
+
+pub mod connector;
+pub mod lease;
+pub mod schedule;
+pub mod secret;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use crate::api::MondayConnector;
+use crate::metrics::Metrics;
+use crate::server::AdminState;
+
+/// How `run` behaves; the `run` subcommand fills it from flags.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Snapshots go to `<data_dir>/<namespace>/<name>/sync.c1z`.
+    pub data_dir: PathBuf,
+    /// Admin server address (`/metrics`, `/livez`, `/readyz`); `None` = no server.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Leader election settings; `None` = this process always reconciles.
+    pub leader_election: Option<lease::LeaseConfig>,
+    /// Global bound on syncs running at once.
+    pub max_concurrent_syncs: usize,
+    /// A sync running longer than this fails with `SyncTimeout`.
+    pub sync_timeout: Duration,
+    /// How long shutdown waits for running syncs.
+    pub shutdown_timeout: Duration,
+    /// Reporting instance for Events (pod name or hostname-pid).
+    pub identity: String,
+    /// Watch connectors and Secrets in this namespace only (a namespaced Role suffices);
+    /// `None` = every namespace (needs a ClusterRole).
+    pub namespace: Option<String>,
+}
+
+/// Errors of one reconcile (Kubernetes API and local disk); Monday errors never get here, they
+/// become status.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the object has no namespace")]
+    MissingNamespace,
+    #[error("snapshot folder {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// Low-cardinality label for the reconcile error metric.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(_)) => "ApiError",
+            Error::Kube(_) => "ClientError",
+            Error::MissingNamespace => "MissingNamespace",
+            Error::DataDir { .. } => "DataDirError",
+            Error::Finalizer(e) => match &**e {
+                kube::runtime::finalizer::Error::ApplyFailed(e)
+                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
+                _ => "FinalizerError",
+            },
+        }
+    }
+}
+
+/// Errors that stop the operator (reported by `main`).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "the MondayConnector CRD is not installed ({0}): apply crds/crds.yaml (or install the chart) first"
+    )]
+    CrdMissing(kube::Error),
+    #[error("admin server on {addr}: {source}")]
+    Server {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("lost the leader Lease; exiting so a fresh process can stand by")]
+    LeadershipLost,
+}
+
+/// Shared by every reconcile.
+pub struct Context {
+    pub client: kube::Client,
+    pub recorder: Recorder,
+    pub metrics: Arc<Metrics>,
+    pub tasks: Arc<tasks::Tasks>,
+    pub data_dir: PathBuf,
+    reconcile_failures: Mutex<HashMap<tasks::Key, u32>>,
+}
+
+impl Context {
+    /// Path of a connector's snapshot file.
+    pub fn snapshot_path(&self, ns: &str, name: &str) -> PathBuf {
+        snapshot_path(&self.data_dir, ns, name)
+    }
+
+    fn reconcile_failure(&self, key: &tasks::Key) -> u32 {
+        let mut m = self
+            .reconcile_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(key.clone()).or_default();
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn reconcile_succeeded(&self, key: &tasks::Key) {
+        self.reconcile_failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// `<data_dir>/<namespace>/<name>/sync.c1z`.
+pub fn snapshot_path(data_dir: &Path, ns: &str, name: &str) -> PathBuf {
+    data_dir.join(ns).join(name).join("sync.c1z")
+}
+
+/// Runs the operator until `shutdown` resolves (SIGTERM in `main`; a test's signal otherwise):
+/// admin server, leader election, the connector controller; then drains running syncs.
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let metrics = Arc::new(Metrics::new());
+    let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = shutdown.shared();
+
+    if let Some(addr) = config.metrics_addr {
+        let state = AdminState {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Server { addr, source })?;
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, crate::server::router(state))
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(error = %e, "admin server failed");
+            }
+        });
+        tracing::info!(%addr, "admin server listening");
+    }
+
+    // Fail fast with a hint when the CRD is missing, instead of a watch that errors forever.
+    let connectors: Api<MondayConnector> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    connectors
+        .list(&ListParams::default().limit(1))
+        .await
+        .map_err(RunError::CrdMissing)?;
+    ready.store(true, Ordering::SeqCst);
+
+    let mut elector = config
+        .leader_election
+        .clone()
+        .map(|cfg| lease::Elector::new(client.clone(), cfg));
+    if let Some(e) = elector.as_mut() {
+        tracing::info!(lease = %e.config().name, identity = %e.config().identity, "waiting for the leader Lease");
+        tokio::select! {
+            _ = e.acquire() => {}
+            _ = shutdown.clone() => return Ok(()),
+        }
+        tracing::info!("became leader");
+    }
+    metrics.leader.set(1);
+
+    let (trigger_tx, trigger_rx) =
+        futures::channel::mpsc::unbounded::<ObjectRef<MondayConnector>>();
+    let tasks = Arc::new(tasks::Tasks::new(
+        config.max_concurrent_syncs,
+        config.sync_timeout,
+        trigger_tx,
+        metrics.clone(),
+    ));
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "monday-operator".into(),
+                instance: Some(config.identity.clone()),
+            },
+        ),
+        metrics: metrics.clone(),
+        tasks: tasks.clone(),
+        data_dir: config.data_dir.clone(),
+        reconcile_failures: Mutex::default(),
+    });
+
+    // Stop reconciling on shutdown or when the Lease is lost.
+    let lost = Arc::new(tokio::sync::Notify::new());
+    let lost_flag = Arc::new(AtomicBool::new(false));
+    let hold = elector.take().map(|mut e| {
+        let (lost, lost_flag) = (lost.clone(), lost_flag.clone());
+        tokio::spawn(async move {
+            e.hold().await;
+            lost_flag.store(true, Ordering::SeqCst);
+            lost.notify_one();
+        })
+    });
+    let stop = {
+        let (shutdown, lost) = (shutdown.clone(), lost.clone());
+        async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = lost.notified() => {}
+            }
+        }
+    };
+
+    let controller = Controller::new(connectors, watcher::Config::default())
+        .with_config(ControllerConfig::default().concurrency(32));
+    let store = controller.store();
+    // Metadata-only: Secret data never enters the watch cache; reconcile GETs the one it needs.
+    let secrets: Api<PartialObjectMeta<Secret>> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    controller
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: PartialObjectMeta<Secret>| {
+                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|c| {
+                        c.namespace().as_deref() == Some(ns.as_str())
+                            && c.spec.secret_ref.name == name
+                    })
+                    .map(|c| ObjectRef::from_obj(&*c))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .reconcile_on(trigger_rx)
+        .graceful_shutdown_on(stop)
+        .run(connector::reconcile, connector::error_policy, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "controller event");
+            }
+        })
+        .await;
+
+    let lost_lease = lost_flag.load(Ordering::SeqCst);
+    tracing::info!("controller stopped; waiting for running syncs");
+    if !tasks.drain(config.shutdown_timeout).await {
+        tracing::warn!(timeout = ?config.shutdown_timeout, "syncs still running at shutdown; their temporary files are discarded, the last snapshot is intact");
+    }
+    metrics.leader.set(0);
+    if let Some(h) = hold {
+        h.abort();
+        let _ = h.await;
+        if let Some(cfg) = config.leader_election.clone() {
+            lease::Elector::new(client.clone(), cfg).release().await;
+        }
+    }
+    if lost_lease {
+        Err(RunError::LeadershipLost)
+    } else {
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => tracing::info!("SIGTERM received, shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupt received, shutting down"),
+    }
+}

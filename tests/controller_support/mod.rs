@@ -1,0 +1,223 @@
+//! Helpers for the controller tests: CRDs, Secrets, connectors, an in-process operator scoped to
+//! one namespace, and waiting on status.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use monday_operator::api::{self, MondayConnector};
+use monday_operator::controller;
+use serde_json::json;
+
+use crate::support;
+
+/// Applies every CRD (idempotent) and waits until each is Established.
+pub async fn install_crds(client: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in api::crds() {
+        let name = crd.metadata.name.clone().expect("crd name");
+        crds.patch(
+            &name,
+            &PatchParams::apply("controller-test").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply crd");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .expect("crd established in time")
+        .expect("watch crd");
+    }
+}
+
+/// Creates or replaces a Secret with string data.
+pub async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    let string_data: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let obj = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "type": "Opaque", "stringData": string_data});
+    // Replace the whole data set: delete keys that are not in `data`.
+    let _ = api.delete(name, &Default::default()).await;
+    for _ in 0..50 {
+        if api.get_opt(name).await.expect("get secret").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secret: Secret = serde_json::from_value(obj).expect("secret");
+    api.create(&PostParams::default(), &secret)
+        .await
+        .expect("create secret");
+}
+
+/// Creates a connector.
+pub async fn create_connector(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    spec: serde_json::Value,
+) -> MondayConnector {
+    let api: Api<MondayConnector> = Api::namespaced(client.clone(), ns);
+    let obj: MondayConnector = serde_json::from_value(json!({
+        "apiVersion": "iga.monday-operator.dev/v1alpha1",
+        "kind": "MondayConnector",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .expect("connector");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .expect("create connector")
+}
+
+/// A running in-process operator watching one namespace; stops when dropped.
+pub struct Operator {
+    pub data_dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: Option<tokio::task::JoinHandle<Result<(), controller::RunError>>>,
+}
+
+impl Operator {
+    pub async fn start(ns: &str) -> Operator {
+        Self::start_with(ns, |_| {}).await
+    }
+
+    pub async fn start_with(ns: &str, tweak: impl FnOnce(&mut controller::Config)) -> Operator {
+        let _ = monday_operator::telemetry::init(monday_operator::telemetry::LogFormat::Text);
+        let client = support::client().await;
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut config = controller::Config {
+            data_dir: data_dir.path().to_path_buf(),
+            metrics_addr: None,
+            leader_election: None,
+            max_concurrent_syncs: 4,
+            sync_timeout: Duration::from_secs(120),
+            shutdown_timeout: Duration::from_secs(10),
+            identity: format!("test-{ns}"),
+            namespace: Some(ns.to_string()),
+        };
+        tweak(&mut config);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(controller::run(client, config, async move {
+            let _ = rx.await;
+        }));
+        Operator {
+            data_dir,
+            stop: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Graceful stop; returns the run result.
+    pub async fn stop(mut self) -> Result<(), controller::RunError> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let h = self.handle.take().expect("handle");
+        tokio::time::timeout(Duration::from_secs(30), h)
+            .await
+            .expect("operator stops in time")
+            .expect("operator task")
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            h.abort();
+        }
+    }
+}
+
+/// Condition (status, reason) of a connector.
+pub fn condition(c: &MondayConnector, type_: &str) -> Option<(String, String)> {
+    c.status.as_ref().and_then(|s| {
+        api::conditions::get(&s.conditions, type_).map(|c| (c.status.clone(), c.reason.clone()))
+    })
+}
+
+/// Polls the connector until `pred` holds or `timeout` passes (then panics with the last state).
+pub async fn wait_for(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&MondayConnector) -> bool,
+) -> MondayConnector {
+    let api: Api<MondayConnector> = Api::namespaced(client.clone(), ns);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let c = api.get(name).await.expect("get connector");
+        if pred(&c) {
+            return c;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {what} on {ns}/{name}; status: {}",
+                serde_json::to_string_pretty(&c.status).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Counts resourceVersion changes of a connector over `window` (each one is an apiserver write).
+pub async fn writes_during(client: &kube::Client, ns: &str, name: &str, window: Duration) -> usize {
+    let api: Api<MondayConnector> = Api::namespaced(client.clone(), ns);
+    let mut last = api.get(name).await.expect("get").metadata.resource_version;
+    let mut changes = 0;
+    let deadline = Instant::now() + window;
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let rv = api.get(name).await.expect("get").metadata.resource_version;
+        if rv != last {
+            changes += 1;
+            last = rv;
+        }
+    }
+    changes
+}
+
+/// Events (events.k8s.io) about an object: (reason, note).
+pub async fn events_for(client: &kube::Client, ns: &str, name: &str) -> Vec<(String, String, i32)> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
+    api.list(&Default::default())
+        .await
+        .expect("list events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| {
+            let count = e.series.as_ref().map(|s| s.count).unwrap_or(1);
+            (
+                e.reason.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+                count,
+            )
+        })
+        .collect()
+}
+
+/// The emulator's ground-truth counts in our status shape.
+pub fn truth_counts(emu: &monday_emulator::EmulatorHandle) -> api::connector::Counts {
+    let t = emu.ground_truth();
+    let n = |p: &str| t.resources.iter().filter(|r| r.id.starts_with(p)).count() as i64;
+    api::connector::Counts {
+        users: n("user:"),
+        roles: n("role:"),
+        teams: n("team:"),
+        workspaces: n("workspace:"),
+        boards: n("board:"),
+        entitlements: t.entitlements.len() as i64,
+        grants: t.grants.len() as i64,
+    }
+}
