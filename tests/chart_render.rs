@@ -161,7 +161,7 @@ fn rbac_rules_are_minimal() {
     assert_eq!(
         rules,
         &json!([
-            {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["list", "watch", "patch"]},
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors/status", "mondayaccessgrants/status"], "verbs": ["patch"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},

@@ -266,6 +266,12 @@ fn kustomize_default_and_samples_apply_on_the_apiserver() {
         String::from_utf8_lossy(&out.stdout).trim(),
         "mondayconnector.iga.monday-operator.dev/monday"
     );
+    let out = support::kubectl(&["get", "mondayaccessgrants", "-n", &ns, "-o", "json"]);
+    assert!(out.status.success(), "{}", show(&out));
+    let grants: Value = serde_json::from_slice(&out.stdout).expect("grants");
+    let spec = &grants["items"][0]["spec"];
+    assert_eq!(spec["connectorRef"]["name"], "monday");
+    assert_eq!(spec["duration"], "8h", "the sample grant is time-bound");
 }
 
 fn hadolint() -> std::path::PathBuf {
