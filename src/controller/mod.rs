@@ -8,6 +8,7 @@
 //! a change maps through the connector store to the connectors that name that Secret, and the
 //! reconciler then GETs just that Secret.
 
+pub mod access_grant;
 pub mod connector;
 pub mod lease;
 pub mod schedule;
