@@ -1,8 +1,9 @@
 //! RBAC proof: the operator binary runs with the identity of the chart's ServiceAccount (a
 //! TokenRequest token, exactly what the pod would mount) against the real apiserver and the Monday
-//! emulator, through a full connector sync to Ready, Events, the snapshot finalizer on delete, and
-//! (cluster mode with two replicas) leader election. A permission the chart forgot shows up as a
-//! `forbidden` error in the operator's log or as a connector that never gets Ready: both fail here.
+//! emulator, through a full connector sync to Ready, Events, a JIT MondayAccessGrant to expiry (and
+//! one revoked by deletion), the finalizers on delete, and (cluster mode, two replicas) leader
+//! election. A permission the chart forgot shows up as a `forbidden` error in the operator's log,
+//! or as a connector or grant that never gets where it should: both fail here.
 //!
 //! Scope of Secret access (README, "Security"): the operator watches Secret *metadata* to notice
 //! rotation, and RBAC cannot separate a metadata-only list from a full one, so in cluster mode the
@@ -193,7 +194,13 @@ fn ready(connector: &Value) -> Option<(String, String)> {
 
 /// Secret + connector in `ns`, then: Ready=True, a snapshot on disk, Events, the finalizer, and
 /// a delete that the finalizer completes.
-async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
+async fn full_connector_cycle(
+    op: &Operator,
+    ns: &str,
+    data: &Path,
+    kubeconfig: &Path,
+    scope: Option<&str>,
+) {
     let emu = Emulator::start(Config::edge()).expect("emulator");
     apply(&[&json!({
         "apiVersion": "v1", "kind": "Secret",
@@ -263,6 +270,34 @@ async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    if GRANT_CONTROLLER_WIRED {
+        jit_grant_to_expiry(op, ns, &emu).await;
+    } else {
+        // `monday-operator run` does not start the grant controller yet: run that controller's
+        // code in-process, authenticated as the same ServiceAccount, so its permissions are
+        // proven all the same. Once the binary runs it, the binary is what gets proven.
+        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(cfg).expect("client");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = monday_operator::controller::access_grant::Config {
+            namespace: scope.map(String::from),
+            identity: "rbac-proof".into(),
+        };
+        let task = tokio::spawn(monday_operator::controller::access_grant::run(
+            client,
+            config,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        jit_grant_to_expiry(op, ns, &emu).await;
+        let _ = tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+
     // Delete: the operator's finalizer removes the snapshot, then lets the object go.
     let out = support::kubectl(&[
         "delete",
@@ -284,6 +319,93 @@ async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
     }
     assert!(!snapshot.exists(), "snapshot removed by the finalizer");
     op.assert_no_forbidden();
+}
+
+/// Whether `monday-operator run` starts the MondayAccessGrant controller (read from the source at
+/// compile time). Until it does, the test runs that controller in-process with the same identity.
+const GRANT_CONTROLLER_WIRED: bool = {
+    let src = include_str!("../src/controller/mod.rs").as_bytes();
+    let needle = b"access_grant::run(";
+    let mut i = 0;
+    let mut found = false;
+    while i + needle.len() <= src.len() {
+        let mut j = 0;
+        while j < needle.len() && src[i + j] == needle[j] {
+            j += 1;
+        }
+        if j == needle.len() {
+            found = true;
+            break;
+        }
+        i += 1;
+    }
+    found
+};
+
+fn phase(grant: &Value) -> &str {
+    grant["status"]["phase"].as_str().unwrap_or("")
+}
+
+/// A JIT grant through provisioning to expiry and revocation, then a second one revoked by
+/// deleting it (the grant finalizer). Proves get on the connector, patch on it (the sync request),
+/// the grant finalizer patch and the grant status patch.
+async fn jit_grant_to_expiry(op: &Operator, ns: &str, emu: &monday_emulator::EmulatorHandle) {
+    let has = |g: &str| emu.ground_truth().grants.iter().any(|x| x == g);
+    let wanted = "board:413:subscriber:user:102";
+    assert!(!has(wanted), "{wanted} exists before the grant");
+    let grant = |name: &str, duration: &str| {
+        json!({
+            "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"connectorRef": {"name": "monday"}, "principal": {"userId": "102"},
+                     "entitlement": "board:413:subscriber", "duration": duration, "reason": "RBAC proof"},
+        })
+    };
+    let wait_phase = |name: &'static str, want: &'static str, secs: u64| async move {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let g = get_json(&["mondayaccessgrant", name, "-n", ns]).expect("grant");
+            if phase(&g) == want {
+                return g;
+            }
+            if op.log().to_lowercase().contains("forbidden") || Instant::now() > deadline {
+                panic!(
+                    "grant {name} not {want}: {}\noperator log:\n{}",
+                    g["status"],
+                    op.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    apply(&[&grant("jit", "5s")]);
+    wait_phase("jit", "Granted", 30).await;
+    assert!(has(wanted), "Monday has the access while Granted");
+    wait_phase("jit", "Expired", 30).await;
+    assert!(!has(wanted), "Monday no longer has the access after expiry");
+
+    apply(&[&grant("jit-deleted", "1h")]);
+    wait_phase("jit-deleted", "Granted", 30).await;
+    let out = support::kubectl(&[
+        "delete",
+        "mondayaccessgrant",
+        "jit-deleted",
+        "-n",
+        ns,
+        "--wait=false",
+    ]);
+    assert!(out.status.success(), "{}", show(&out));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get_json(&["mondayaccessgrant", "jit-deleted", "-n", ns]).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "grant finalizer never finished:\n{}",
+            op.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!has(wanted), "deleting the grant revoked the access");
+    let _ = support::kubectl(&["delete", "mondayaccessgrant", "jit", "-n", ns]);
 }
 
 /// Default (cluster) scope with two replicas, so the leader-election Role is exercised too.
@@ -340,7 +462,7 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
         assert!(Instant::now() < deadline, "no Lease:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    full_connector_cycle(&op, &user_ns, &data).await;
+    full_connector_cycle(&op, &user_ns, &data, &kubeconfig, None).await;
     let rv = |l: Option<Value>| l.map(|l| l["metadata"]["resourceVersion"].clone());
     let before = rv(get_json(&["lease", "monday-operator-leader", "-n", &op_ns]));
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -433,7 +555,7 @@ async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
         &data,
         dir.path().join("operator.log"),
     );
-    full_connector_cycle(&op, &watched, &data).await;
+    full_connector_cycle(&op, &watched, &data, &kubeconfig, Some(&watched)).await;
 
     for args in [
         vec!["get", "secret", "unrelated", "-n", other.as_str()],
