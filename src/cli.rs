@@ -1,6 +1,8 @@
 //! Helpers of the one-shot commands (`sync`, and the provisioning commands): token intake and
 //! the printed summary. The commands call the same `engine` functions as the controllers.
 
+pub mod provision;
+
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -55,7 +57,7 @@ pub fn sync_summary(r: &SyncReport) -> String {
         _ => "first sync in this file".to_string(),
     };
     format!(
-        "Synced Monday.com account {name} ({id}{tier}) in {secs:.1}s\n\
+        "Synced Monday.com account {name} ({id}{tier}) in {secs:.1}s (reading {read:.1}s)\n\
          \x20 users {users}, roles {roles}, teams {teams}, workspaces {ws}, boards {boards}\n\
          \x20 entitlements {ents}, grants {grants} ({changes})\n\
          \x20 requests {req}, complexity used {cx}, waited {wait:.1}s on rate limits\n\
@@ -68,6 +70,7 @@ pub fn sync_summary(r: &SyncReport) -> String {
             .map(|t| format!(", {t}"))
             .unwrap_or_default(),
         secs = r.duration.as_secs_f64(),
+        read = r.read_duration.as_secs_f64(),
         users = c.users,
         roles = c.roles,
         teams = c.teams,

@@ -4,7 +4,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "monday-operator", version, about = "Monday.com identity-governance connectors on Kubernetes")]
+#[command(
+    name = "monday-operator",
+    version,
+    about = "Monday.com identity-governance connectors on Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -19,6 +23,8 @@ enum Command {
     Sync(SyncArgs),
     /// Print every CustomResourceDefinition as YAML.
     Crd,
+    #[command(flatten)]
+    Provision(monday_operator::cli::provision::ProvisionCommand),
 }
 
 #[derive(clap::Args)]
@@ -35,6 +41,9 @@ struct SyncArgs {
     /// Sync only these resource types (comma-separated: role,team,workspace,board).
     #[arg(long, value_delimiter = ',')]
     resource_types: Option<Vec<String>>,
+    /// Log format on stderr (levels come from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
+    log_format: monday_operator::telemetry::LogFormat,
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,23 +60,35 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Crd => {
-            print!("{}", monday_operator::api::crds_yaml().context("rendering CRDs")?);
+            print!(
+                "{}",
+                monday_operator::api::crds_yaml().context("rendering CRDs")?
+            );
             Ok(())
         }
         Command::Sync(args) => {
+            monday_operator::telemetry::init(args.log_format).context("setting up logging")?;
             let token = monday_operator::cli::read_token(args.token_file.as_deref())?;
-            let conn = monday_operator::engine::Connection { api_url: args.api_url, token };
+            let conn = monday_operator::engine::Connection {
+                api_url: args.api_url,
+                token,
+            };
             let opts = monday_operator::engine::SyncOptions {
                 resource_types: args.resource_types.map(|v| v.into_iter().collect()),
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let report = runtime
-                .block_on(monday_operator::engine::sync_to_file(&conn, &args.file, &opts))
-                .with_context(|| format!("sync failed; {} was left unchanged", args.file.display()))?;
+                .block_on(monday_operator::engine::sync_to_file(
+                    &conn, &args.file, &opts,
+                ))
+                .with_context(|| {
+                    format!("sync failed; {} was left unchanged", args.file.display())
+                })?;
             print!("{}", monday_operator::cli::sync_summary(&report));
             Ok(())
         }
         Command::Run(args) => run_operator(args),
+        Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
     }
 }
 
@@ -75,7 +96,11 @@ fn run() -> anyhow::Result<()> {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Folder for snapshots: `<data-dir>/<namespace>/<name>/sync.c1z`.
-    #[arg(long, env = "MONDAY_DATA_DIR", default_value = "/var/lib/monday-operator")]
+    #[arg(
+        long,
+        env = "MONDAY_DATA_DIR",
+        default_value = "/var/lib/monday-operator"
+    )]
     data_dir: std::path::PathBuf,
     /// Address of `/metrics`, `/livez` and `/readyz`.
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -120,13 +145,18 @@ fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     use monday_operator::controller;
     monday_operator::telemetry::init(args.log_format).context("setting up logging")?;
     let identity = controller::lease::default_identity();
-    let leader_election = args.leader_election.then(|| controller::lease::LeaseConfig {
-        name: args.lease_name.clone(),
-        namespace: args.lease_namespace.clone().unwrap_or_else(|| "default".into()),
-        identity: identity.clone(),
-        duration: args.lease_duration,
-        renew: args.lease_renew,
-    });
+    let leader_election = args
+        .leader_election
+        .then(|| controller::lease::LeaseConfig {
+            name: args.lease_name.clone(),
+            namespace: args
+                .lease_namespace
+                .clone()
+                .unwrap_or_else(|| "default".into()),
+            identity: identity.clone(),
+            duration: args.lease_duration,
+            renew: args.lease_renew,
+        });
     let config = controller::Config {
         data_dir: args.data_dir,
         metrics_addr: Some(args.metrics_addr),
@@ -139,7 +169,9 @@ fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
-        let client = kube::Client::try_default().await.context("building the Kubernetes client (in-cluster or KUBECONFIG)")?;
+        let client = kube::Client::try_default()
+            .await
+            .context("building the Kubernetes client (in-cluster or KUBECONFIG)")?;
         controller::run(client, config, controller::shutdown_signal()).await?;
         Ok(())
     })

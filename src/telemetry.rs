@@ -36,7 +36,8 @@ fn is_transport_trace(meta: &tracing::Metadata<'_>) -> bool {
         })
 }
 
-/// Installs the global subscriber. `RUST_LOG` selects levels (default `info`).
+/// Installs the global subscriber. `RUST_LOG` selects levels (default `info`). Logs go to stderr,
+/// so one-shot commands keep stdout for their result.
 pub fn init(format: LogFormat) -> Result<(), tracing_subscriber::util::TryInitError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let no_transport_trace =
@@ -47,12 +48,14 @@ pub fn init(format: LogFormat) -> Result<(), tracing_subscriber::util::TryInitEr
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(true)
+                    .with_writer(std::io::stderr)
                     .with_filter(no_transport_trace),
             )
             .try_init(),
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
                     .json()
                     .flatten_event(true)
                     .with_current_span(false)
