@@ -3,6 +3,8 @@
 
 pub mod provision;
 
+pub mod provision;
+
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
