@@ -11,9 +11,10 @@ all: test
 tools:
 	@bash hack/build-tools.sh all
 
-## crds: regenerate crds/ from the Rust types.
+## crds: regenerate crds/ from the Rust types (and the kustomize copy in config/crd).
 crds:
 	$(CARGO) run -q --bin monday-operator -- crd > crds/crds.yaml
+	cp crds/crds.yaml config/crd/crds.yaml  # kustomize reads no file outside its folder; the chart symlinks
 
 fmt:
 	$(CARGO) fmt --all

@@ -118,7 +118,7 @@ fn config_crd_copy_is_crds_yaml() {
     assert!(
         copy == generated,
         "config/crd/crds.yaml is stale (kustomize reads no file outside its folder, so it is a \
-         copy): run `cp crds/crds.yaml config/crd/crds.yaml`"
+         copy): run `make crds`"
     );
 }
 
