@@ -571,6 +571,21 @@ async fn next_snapshot_contains_the_grant() {
     })
     .await;
     let grant_id = g.status.and_then(|s| s.grant_id).expect("grant id");
+    // What an administrator sees.
+    let out = support::kubectl(&["get", "mgrant", "-n", &ns]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    println!("{table}");
+    for want in [
+        "PHASE",
+        "PRINCIPAL",
+        "ENTITLEMENT",
+        "EXPIRES",
+        "Granted",
+        "user:105",
+        "board:403:owner",
+    ] {
+        assert!(table.contains(want), "{want} missing in:\n{table}");
+    }
     let conn = Api::<MondayConnector>::namespaced(client.clone(), &ns)
         .get("acme")
         .await

@@ -18,6 +18,9 @@ pub const ENTITLEMENT_PATTERN: &str = "^(role:(admin|member|viewer|guest):assign
 /// Access to grant in Monday.com, on request and for a bounded time.
 ///
 /// The spec is immutable once created, except that `duration` or `expiresAt` may be extended.
+///
+/// EXPIRES is printed as an absolute RFC 3339 time: kubectl renders a future `date` column as
+/// `<invalid>` (it only knows ages).
 // kube-derive repeats `type_`/`priority` per printcolumn, which clippy reads as duplicates.
 #[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
@@ -36,7 +39,7 @@ pub const ENTITLEMENT_PATTERN: &str = "^(role:(admin|member|viewer|guest):assign
         type_ = "string",
         json_path = ".spec.entitlement"
     ),
-    printcolumn(name = "Expires", type_ = "date", json_path = ".status.expiresAt"),
+    printcolumn(name = "Expires", type_ = "string", format = "date-time", json_path = ".status.expiresAt"),
     printcolumn(
         name = "Age",
         type_ = "date",
