@@ -39,7 +39,12 @@ pub const ENTITLEMENT_PATTERN: &str = "^(role:(admin|member|viewer|guest):assign
         type_ = "string",
         json_path = ".spec.entitlement"
     ),
-    printcolumn(name = "Expires", type_ = "string", format = "date-time", json_path = ".status.expiresAt"),
+    printcolumn(
+        name = "Expires",
+        type_ = "string",
+        format = "date-time",
+        json_path = ".status.expiresAt"
+    ),
     printcolumn(
         name = "Age",
         type_ = "date",
