@@ -35,7 +35,11 @@ async fn bench_1000_connectors() {
     let client = support::client().await;
     install_crds(&client).await;
     let ns = support::namespace(&client, "bench").await;
-    let emu = Emulator::start(Config::generated(Size::S, 1)).expect("emulator");
+    // One emulator stands in for 1,000 accounts, so the per-account (per-token, per-IP) limits of a
+    // single account are off; each real account would have its own budget.
+    let emu =
+        Emulator::start(Config::generated(Size::S, 1).limits(monday_emulator::Limits::unlimited()))
+            .expect("emulator");
     put_secret(
         &client,
         &ns,
@@ -124,7 +128,7 @@ async fn bench_1000_connectors() {
     let idle = rss_kb(pid, "VmRSS:");
     let hwm = rss_kb(pid, "VmHWM:").max(peak);
     watch.abort();
-    println!("BENCH controller: {n} connectors (tenant S, one emulator), max-concurrent-syncs 16");
+    println!("BENCH controller: {n} connectors (tenant S, one emulator), max-concurrent-syncs 32");
     println!(
         "  created all in {:.1}s; all Ready after {:.1}s",
         created.as_secs_f64(),
