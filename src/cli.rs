@@ -3,8 +3,6 @@
 
 pub mod provision;
 
-pub mod provision;
-
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};

@@ -25,8 +25,6 @@ enum Command {
     Crd,
     #[command(flatten)]
     Provision(monday_operator::cli::provision::ProvisionCommand),
-    #[command(flatten)]
-    Provision(monday_operator::cli::provision::ProvisionCommand),
 }
 
 #[derive(clap::Args)]
@@ -90,7 +88,6 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run_operator(args),
-        Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
         Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
     }
 }

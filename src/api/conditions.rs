@@ -10,7 +10,13 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 pub const READY: &str = "Ready";
 
 /// Builds a condition without a transition time; [`merge`] fills it in.
-pub fn new(type_: &str, status: bool, reason: &str, message: impl Into<String>, generation: Option<i64>) -> Condition {
+pub fn new(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if status { "True" } else { "False" }.to_string(),
@@ -22,7 +28,12 @@ pub fn new(type_: &str, status: bool, reason: &str, message: impl Into<String>, 
 }
 
 /// Same as [`new`] with status `Unknown` (first visit, or a sync still running).
-pub fn unknown(type_: &str, reason: &str, message: impl Into<String>, generation: Option<i64>) -> Condition {
+pub fn unknown(
+    type_: &str,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+) -> Condition {
     let mut c = new(type_, false, reason, message, generation);
     c.status = "Unknown".to_string();
     c
@@ -84,18 +95,34 @@ mod tests {
     #[test]
     fn transition_time_moves_only_on_status_change() {
         let mut list = Vec::new();
-        assert!(merge(&mut list, vec![new(READY, false, "Pending", "waiting", Some(1))], at(10)));
+        assert!(merge(
+            &mut list,
+            vec![new(READY, false, "Pending", "waiting", Some(1))],
+            at(10)
+        ));
         assert_eq!(list[0].last_transition_time.0, at(10));
 
         // Same status, new message: changed, but the transition time stays.
-        assert!(merge(&mut list, vec![new(READY, false, "Pending", "still waiting", Some(1))], at(20)));
+        assert!(merge(
+            &mut list,
+            vec![new(READY, false, "Pending", "still waiting", Some(1))],
+            at(20)
+        ));
         assert_eq!(list[0].last_transition_time.0, at(10));
 
         // Identical: nothing to write.
-        assert!(!merge(&mut list, vec![new(READY, false, "Pending", "still waiting", Some(1))], at(30)));
+        assert!(!merge(
+            &mut list,
+            vec![new(READY, false, "Pending", "still waiting", Some(1))],
+            at(30)
+        ));
 
         // Flip: the time moves.
-        assert!(merge(&mut list, vec![new(READY, true, "Ready", "ok", Some(1))], at(40)));
+        assert!(merge(
+            &mut list,
+            vec![new(READY, true, "Ready", "ok", Some(1))],
+            at(40)
+        ));
         assert_eq!(list[0].last_transition_time.0, at(40));
         assert_eq!(list.len(), 1);
     }

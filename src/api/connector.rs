@@ -24,15 +24,46 @@ pub const SYNC_REQUESTED_ANNOTATION: &str = "iga.monday-operator.dev/sync-reques
     shortname = "mcon",
     category = "monday",
     status = "MondayConnectorStatus",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Synced", type_ = "string", json_path = r#".status.conditions[?(@.type=="Synced")].status"#),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Synced")].status"#
+    ),
     printcolumn(name = "Users", type_ = "integer", json_path = ".status.counts.users"),
-    printcolumn(name = "Grants", type_ = "integer", json_path = ".status.counts.grants"),
+    printcolumn(
+        name = "Grants",
+        type_ = "integer",
+        json_path = ".status.counts.grants"
+    ),
     printcolumn(name = "Last Sync", type_ = "date", json_path = ".status.lastSyncTime"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    printcolumn(name = "Reason", type_ = "string", priority = 1, json_path = r#".status.conditions[?(@.type=="Ready")].reason"#),
-    printcolumn(name = "Message", type_ = "string", priority = 1, json_path = r#".status.conditions[?(@.type=="Ready")].message"#),
-    printcolumn(name = "Interval", type_ = "string", priority = 1, json_path = ".spec.syncInterval")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        priority = 1,
+        json_path = r#".status.conditions[?(@.type=="Ready")].reason"#
+    ),
+    printcolumn(
+        name = "Message",
+        type_ = "string",
+        priority = 1,
+        json_path = r#".status.conditions[?(@.type=="Ready")].message"#
+    ),
+    printcolumn(
+        name = "Interval",
+        type_ = "string",
+        priority = 1,
+        json_path = ".spec.syncInterval"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MondayConnectorSpec {
@@ -76,7 +107,9 @@ pub struct SecretKeyRef {
 }
 
 /// A Baton resource type this connector can sync.
-#[derive(JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ResourceTypeName {
     /// Accounts (always synced).
