@@ -247,6 +247,19 @@ pub async fn run(
         }
     };
 
+    // The MondayAccessGrant controller runs under the same leadership and stops with this one.
+    let (grants_stop, grants_stopped) = tokio::sync::oneshot::channel::<()>();
+    let grants = tokio::spawn(access_grant::run(
+        client.clone(),
+        access_grant::Config {
+            namespace: config.namespace.clone(),
+            identity: config.identity.clone(),
+        },
+        async move {
+            let _ = grants_stopped.await;
+        },
+    ));
+
     let controller = Controller::new(connectors, watcher::Config::default())
         .with_config(ControllerConfig::default().concurrency(32));
     let store = controller.store();
@@ -281,6 +294,8 @@ pub async fn run(
             }
         })
         .await;
+    let _ = grants_stop.send(());
+    let _ = grants.await;
 
     let lost_lease = lost_flag.load(Ordering::SeqCst);
     tracing::info!("controller stopped; waiting for running syncs");
