@@ -93,8 +93,11 @@ pub struct MappingStats {
 }
 
 /// Builds the Baton snapshot of one sync.
+///
+/// Takes the data by value and frees each part once it is mapped, so the sync's peak memory is
+/// about the larger of the two (the Monday data or the snapshot) rather than their sum.
 pub fn build_snapshot(
-    data: &MondayData,
+    data: MondayData,
     include: &Include,
     started_at: jiff::Timestamp,
 ) -> Result<(Snapshot, MappingStats), ModelError> {
@@ -102,27 +105,37 @@ pub fn build_snapshot(
         snap: Snapshot::started_at(started_at),
         stats: MappingStats::default(),
     };
+    let everyone = include.teams && references_everyone(&data, include);
+    let MondayData {
+        account,
+        users,
+        teams,
+        workspaces,
+        boards,
+    } = data;
     m.resource_types(include)?;
-    m.users(&data.users)?;
+    m.users(&users)?;
     if include.roles {
-        m.roles(&data.users)?;
+        m.roles(&users)?;
     }
     if include.teams {
-        m.teams(&data.teams)?;
-        if references_everyone(data, include) {
-            let name = data
-                .account
+        m.teams(&teams)?;
+        drop(teams);
+        if everyone {
+            let name = account
                 .as_ref()
                 .map(|a| a.account.name.as_str())
                 .unwrap_or("the account");
-            m.everyone_team(name, &data.users)?;
+            m.everyone_team(name, &users)?;
         }
     }
+    drop(users);
     if include.workspaces {
-        m.workspaces(&data.workspaces, include.boards)?;
+        m.workspaces(&workspaces, include.boards)?;
     }
+    drop(workspaces);
     if include.boards {
-        m.boards(&data.boards, include.workspaces)?;
+        m.boards(boards, include.workspaces)?;
     }
     Ok((m.snap, m.stats))
 }
@@ -308,7 +321,8 @@ impl Mapper {
         Ok(())
     }
 
-    fn boards(&mut self, boards: &[Board], workspaces_included: bool) -> Result<(), ModelError> {
+    fn boards(&mut self, boards: Vec<Board>, workspaces_included: bool) -> Result<(), ModelError> {
+        // By value: each board's member lists are freed as soon as they are mapped.
         for b in boards {
             if !b.is_synced_kind() {
                 self.stats.skipped_boards += 1;

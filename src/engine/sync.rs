@@ -130,9 +130,8 @@ pub async fn sync_to_file(
     let path_owned = path.to_path_buf();
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
-        let (snapshot, stats) = build_snapshot(&data, &include, started_at)
+        let (snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
-        drop(data);
         let mapped = t.elapsed();
         let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;

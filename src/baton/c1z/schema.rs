@@ -105,9 +105,30 @@ create table if not exists v1_connector_sessions (
 create unique index if not exists idx_connector_sessions_sync_id_key_v1 on v1_connector_sessions (sync_id, key);
 ";
 
+/// Statements of [`DDL`] that create tables (`tables = true`) or indexes.
+fn statements(tables: bool) -> String {
+    DDL.split(';')
+        .map(str::trim)
+        .filter(|st| !st.is_empty() && st.starts_with("create table") == tables)
+        .map(|st| format!("{st};\n"))
+        .collect()
+}
+
 /// Creates every v1 table and index.
+#[cfg(test)]
 pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(DDL)
+}
+
+/// Creates the v1 tables only. A bulk load is much faster into tables without indexes, which
+/// [`create_indexes`] then builds in one sorted pass each.
+pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&statements(true))
+}
+
+/// Creates the v1 indexes (after the bulk load).
+pub(crate) fn create_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&statements(false))
 }
 
 /// Column names of `table` in database `schema` (`main`, or an attached name); empty if absent.

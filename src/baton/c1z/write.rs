@@ -109,7 +109,7 @@ pub fn write_c1z(
     let mut conn = Connection::open(db_file.path())?;
     // Scratch database: no journal needed, and a crash simply discards it.
     conn.execute_batch("pragma journal_mode = off; pragma synchronous = off;")?;
-    schema::create(&conn)?;
+    schema::create_tables(&conn)?;
 
     let mut previous_sync_id = None;
     let mut previous_unreadable = None;
@@ -121,6 +121,7 @@ pub fn write_c1z(
     }
 
     let sync_id = insert_snapshot(&mut conn, snapshot)?;
+    schema::create_indexes(&conn)?;
     let diff = match &previous_sync_id {
         Some(prev) => Some(grant_diff(
             &conn,
@@ -361,6 +362,11 @@ fn compress(
         w.write_all(MAGIC)?;
         let mut enc = zstd::stream::Encoder::new(w, opts.compression_level)?;
         enc.include_contentsize(true)?;
+        // Compression is the last CPU-heavy step of a sync; spread it over the cores we have.
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
+        if workers > 1 {
+            enc.multithread(workers)?;
+        }
         enc.set_pledged_src_size(Some(db_len))?;
         #[cfg(test)]
         if opts.fail_at == Some(FailPoint::DuringCompression) {
