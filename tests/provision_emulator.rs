@@ -229,6 +229,24 @@ async fn invites_unknown_emails_only_when_asked() {
         .expect("invite again");
     assert!(inv.already_existed);
 
+    // account:active for a new email invites it; ending it cannot deactivate a pending invite.
+    let hire = Principal::Email("lifecycle.hire@edge.example".into());
+    let out = provision::grant(
+        &c,
+        &ent("account:active"),
+        &hire,
+        GrantOptions {
+            create_account: true,
+        },
+    )
+    .await
+    .expect("account:active invites");
+    assert!(out.invited && !out.pre_existing);
+    let err = provision::revoke(&c, &ent("account:active"), &hire, None)
+        .await
+        .expect_err("pending");
+    assert_eq!(err.reason(), "PendingInvitation");
+
     // A pending invitation cannot be deactivated.
     let err = provision::deactivate(&c, &Principal::Email("other.hire@edge.example".into()))
         .await

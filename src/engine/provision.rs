@@ -605,10 +605,15 @@ pub async fn apply(
     // Role and status may have changed since `check` read them.
     let holder = &refresh(client, &current.holder).await?;
     let what = format!("{entitlement} for {}", holder.baton_id());
-    let has_now = probe(client, entitlement, holder)
-        .await?
-        .map(|(h, _)| h)
-        .unwrap_or(false);
+    // An account invited for `account:active` is as active as Monday allows until accepted.
+    let invited_pending = *entitlement == Entitlement::AccountActive
+        && current.invited
+        && matches!(holder, Holder::User(u) if u.status == UserStatus::Pending);
+    let has_now = invited_pending
+        || probe(client, entitlement, holder)
+            .await?
+            .map(|(h, _)| h)
+            .unwrap_or(false);
     if !has_now {
         match (entitlement, holder) {
             (Entitlement::Role(role), Holder::User(u)) => {
@@ -758,6 +763,16 @@ pub async fn revoke(
         already_absent: true,
         restored: None,
     };
+    // A pending invitation is an account that becomes active on acceptance, and Monday cannot
+    // deactivate it: ending `account:active` must wait for it, not report success.
+    if let (Entitlement::AccountActive, Holder::User(u)) = (entitlement, &holder)
+        && u.status == UserStatus::Pending
+    {
+        return Err(ProvisionError::PendingInvitation {
+            user: u.id.to_string(),
+            action: "deactivate",
+        });
+    }
     let Some((has, _)) = probe(client, entitlement, &holder).await? else {
         return Ok(absent);
     };
