@@ -613,3 +613,117 @@ async fn next_snapshot_contains_the_grant() {
     assert!(grants.contains(&grant_id), "{grant_id} not in the snapshot");
     op.stop().await;
 }
+
+async fn events(client: &kube::Client, ns: &str, name: &str) -> Vec<(String, String)> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
+    api.list(&Default::default())
+        .await
+        .expect("list events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
+    let emu = Emulator::start(Config::edge()).expect("emulator");
+    let client = support::client().await;
+    let ns = setup(&client, &emu, "jit-retry", None).await;
+    let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
+    let op = Operator::start(&client, &ns);
+    let pp = PostParams::default();
+
+    // Extension: 3s, then 6s while granted; the stored deadline moves and is kept.
+    api.create(
+        &pp,
+        &grant_obj(
+            "ext",
+            json!({"userId": "102"}),
+            "workspace:302:subscriber",
+            json!({"duration": "3s"}),
+        ),
+    )
+    .await
+    .expect("create");
+    let g = wait_for(&api, "ext", "Granted", Duration::from_secs(20), |o| {
+        phase(o) == Some(Phase::Granted)
+    })
+    .await;
+    let st = g.status.expect("status");
+    let granted_at = st.granted_at.expect("grantedAt").0;
+    api.patch(
+        "ext",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"duration": "6s"}})),
+    )
+    .await
+    .expect("extend");
+    let g = wait_for(&api, "ext", "extended", Duration::from_secs(5), |o| {
+        o.status
+            .as_ref()
+            .and_then(|s| s.expires_at.as_ref())
+            .map(|t| t.0)
+            >= Some(granted_at + jiff::SignedDuration::from_secs(6))
+    })
+    .await;
+    let extended = g.status.and_then(|s| s.expires_at).expect("expiresAt").0;
+    let grant = "workspace:302:subscriber:user:102";
+    while has(&emu, grant) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let now = jiff::Timestamp::now();
+    println!(
+        "extended expiry lag: {:.3}s",
+        now.duration_since(extended).as_secs_f64()
+    );
+    assert!(now >= extended, "revoked before the extended deadline");
+    assert!(now.duration_since(extended) <= jiff::SignedDuration::from_secs(1));
+
+    // Revocation failure: the token stops working at expiry; the grant stays Granted, says why
+    // in its condition and an Event, and completes once the token works again.
+    api.create(
+        &pp,
+        &grant_obj(
+            "retry",
+            json!({"userId": "102"}),
+            "board:413:subscriber",
+            json!({"duration": "2s"}),
+        ),
+    )
+    .await
+    .expect("create");
+    wait_for(&api, "retry", "Granted", Duration::from_secs(20), |o| {
+        phase(o) == Some(Phase::Granted)
+    })
+    .await;
+    emu.revoke_token(emu.admin_token());
+    let g = wait_for(
+        &api,
+        "retry",
+        "InvalidToken",
+        Duration::from_secs(20),
+        |o| ready_reason(o).as_deref() == Some("InvalidToken"),
+    )
+    .await;
+    assert_eq!(
+        phase(&g),
+        Some(Phase::Granted),
+        "never reported revoked while Monday has it"
+    );
+    assert!(has(&emu, "board:413:subscriber:user:102"));
+    let evs = events(&client, &ns, "retry").await;
+    assert!(
+        evs.iter()
+            .any(|(r, n)| r == "RevokeFailed" && n.contains("HTTP 401")),
+        "{evs:?}"
+    );
+    emu.add_token(emu.admin_token(), emu.admin_user_id(), None);
+    wait_for(&api, "retry", "Expired", Duration::from_secs(90), |o| {
+        phase(o) == Some(Phase::Expired)
+    })
+    .await;
+    assert!(!has(&emu, "board:413:subscriber:user:102"));
+    op.stop().await;
+}
