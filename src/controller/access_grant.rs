@@ -737,6 +737,55 @@ async fn provision_failed(
 mod tests {
     use super::*;
 
+    fn grant(spec: serde_json::Value) -> MondayAccessGrant {
+        serde_json::from_value(json!({
+            "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
+            "metadata": {"name": "g", "namespace": "n"}, "spec": spec
+        }))
+        .expect("grant")
+    }
+
+    #[test]
+    fn expiry_comes_from_duration_or_expires_at() {
+        let at: Timestamp = "2026-01-01T00:00:00.5Z".parse().expect("ts");
+        let base = json!({"connectorRef": {"name": "c"}, "principal": {"userId": "1"}, "entitlement": "board:1:owner"});
+        let mut d = base.clone();
+        d["duration"] = json!("1h30m");
+        assert_eq!(
+            desired_expiry(&grant(d), at)
+                .expect("ok")
+                .map(|t| t.to_string()),
+            Some("2026-01-01T01:30:01Z".into())
+        );
+        let mut e = base.clone();
+        e["expiresAt"] = json!("2026-02-01T10:00:00+01:00");
+        assert_eq!(
+            desired_expiry(&grant(e), at)
+                .expect("ok")
+                .map(|t| t.to_string()),
+            Some("2026-02-01T09:00:00Z".into())
+        );
+        assert_eq!(desired_expiry(&grant(base.clone()), at), Ok(None));
+        let mut bad = base;
+        bad["duration"] = json!("soon");
+        assert!(desired_expiry(&grant(bad), at).is_err());
+    }
+
+    #[test]
+    fn a_recorded_check_is_reused_so_a_retry_never_turns_own_grants_into_pre_existing() {
+        let mut st = MondayAccessGrantStatus::default();
+        assert!(recorded(&st, &Principal::UserId(Id::from("5"))).is_none());
+        st.pre_existing = Some(false);
+        st.user_id = Some("5".into());
+        st.previous_role = Some("member".into());
+        let c = recorded(&st, &Principal::Email("a@b.c".into())).expect("recorded");
+        assert!(!c.pre_existing);
+        assert_eq!(c.holder.user_id(), Some(&Id::from("5")));
+        assert_eq!(c.previous.as_deref(), Some("member"));
+        let c = recorded(&st, &Principal::Team(Id::from("9"))).expect("recorded");
+        assert_eq!(c.holder, Holder::Team(Id::from("9")));
+    }
+
     #[test]
     fn expiry_rounds_up_to_whole_seconds() {
         let t: Timestamp = "2026-01-01T00:00:00.2Z".parse().expect("ts");
