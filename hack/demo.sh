@@ -1,4 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: the main job on an embedded default. Filled in as the engine and controller land.
+# `make demo`: builds what is missing and runs examples/demo.rs (control plane, emulator, operator,
+# samples). Ctrl-C stops it and every process it started.
 set -euo pipefail
-echo "monday-operator demo: not yet — the sync engine and controller are still being built (see README)."
+cd "$(dirname "$0")/.."
+cargo build --quiet --bin monday-operator --example demo
+exec target/debug/examples/demo

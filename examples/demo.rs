@@ -1,0 +1,372 @@
+//! `make demo`: the whole product on one machine, on an embedded default.
+//!
+//! Starts a real etcd + kube-apiserver (the same harness the tests use), the Monday.com emulator
+//! with a seeded tenant, installs the chart's CRDs and RBAC, and runs the operator with the chart's
+//! ServiceAccount identity. Then it applies the samples (the old set-up's Secret, a
+//! MondayConnector, a just-in-time MondayAccessGrant), waits until the connector is Ready and the
+//! grant Granted, prints what a user sees, and keeps running until Ctrl-C.
+
+#[path = "../tests/support/control_plane.rs"]
+#[allow(dead_code)]
+mod control_plane;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use control_plane::{control_plane, free_port, spawn_supervised, tool};
+use monday_emulator::{Config, Emulator, Size};
+
+const NAMESPACE: &str = "monday-demo";
+const SYSTEM_NAMESPACE: &str = "monday-system";
+
+fn main() -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let operator = operator_binary()?;
+    step("Starting a local control plane (etcd + kube-apiserver v1.36.3)");
+    let cp = control_plane();
+
+    step("Starting the Monday.com emulator (tenant S, seed 1)");
+    let emu = Emulator::start(Config::generated(Size::S, 1)).context("starting the emulator")?;
+    println!("   {}", emu.url());
+
+    step("Installing the chart's CRDs and RBAC (helm template | kubectl apply)");
+    kubectl(
+        &cp.kubeconfig,
+        &["create", "namespace", SYSTEM_NAMESPACE],
+        None,
+    )?;
+    kubectl(&cp.kubeconfig, &["create", "namespace", NAMESPACE], None)?;
+    let rendered = run(Command::new(tool("helm")).args([
+        "template",
+        "monday-operator",
+        root.join("charts/monday-operator")
+            .to_str()
+            .context("utf-8 path")?,
+        "--namespace",
+        SYSTEM_NAMESPACE,
+        "--kube-version",
+        "v1.36.3",
+    ]))?;
+    kubectl(&cp.kubeconfig, &["apply", "-f", "-"], Some(&rendered))?;
+    wait_for(
+        &cp.kubeconfig,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ],
+    )?;
+
+    step("Running the operator as the chart's ServiceAccount");
+    let token = run(Command::new(tool("kubectl"))
+        .arg("--kubeconfig")
+        .arg(&cp.kubeconfig)
+        .args([
+            "create",
+            "token",
+            "monday-operator",
+            "-n",
+            SYSTEM_NAMESPACE,
+            "--duration=24h",
+        ]))?;
+    let sa_kubeconfig = cp.dir.join("operator.kubeconfig");
+    std::fs::write(
+        &sa_kubeconfig,
+        kubeconfig(&cp.server, &cp.ca_pem, token.trim()),
+    )?;
+    let data_dir = cp.dir.join("snapshots");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let log = std::fs::File::create(cp.dir.join("operator.log"))?;
+    let mut cmd = Command::new(&operator);
+    cmd.args([
+        "run",
+        "--leader-election=false",
+        "--metrics-addr",
+        &metrics,
+        "--data-dir",
+    ])
+    .arg(&data_dir)
+    .env("KUBECONFIG", &sa_kubeconfig)
+    .env("POD_NAMESPACE", SYSTEM_NAMESPACE)
+    .stdout(Stdio::null())
+    .stderr(log);
+    let _operator = spawn_supervised(cmd).context("starting the operator")?;
+    println!(
+        "   logs: {}   metrics: http://{metrics}/metrics",
+        cp.dir.join("operator.log").display()
+    );
+
+    step(
+        "Applying the samples: the old set-up's Secret, a MondayConnector, a 2-minute MondayAccessGrant",
+    );
+    let samples = std::fs::read_to_string(root.join("config/samples/secret.yaml"))
+        .context("reading config/samples/secret.yaml")?
+        .replace("<Monday.com API token>", emu.admin_token());
+    kubectl(
+        &cp.kubeconfig,
+        &["apply", "-n", NAMESPACE, "-f", "-"],
+        Some(&samples),
+    )?;
+    let connector = std::fs::read_to_string(root.join("config/samples/connector.yaml"))?
+        .replace("https://api.monday.com/v2", &emu.url());
+    let connector = if connector.contains("apiUrl") {
+        connector
+    } else {
+        connector.replacen("spec:\n", &format!("spec:\n  apiUrl: {}\n", emu.url()), 1)
+    };
+    kubectl(
+        &cp.kubeconfig,
+        &["apply", "-n", NAMESPACE, "-f", "-"],
+        Some(&connector),
+    )?;
+    wait_for(
+        &cp.kubeconfig,
+        &[
+            "wait",
+            "-n",
+            NAMESPACE,
+            "--for=condition=Ready",
+            "mcon",
+            "--all",
+            "--timeout=120s",
+        ],
+    )?;
+
+    // The grant names a real board and a member of the emulated tenant who is not on it yet.
+    let pick = emu.with_tenant(|t| {
+        use monday_emulator::model::{BoardType, State, UserKind, UserStatus};
+        let board = t
+            .boards
+            .iter()
+            .find(|b| b.board_type == BoardType::Board && b.state == State::Active)?;
+        let user = t.users.iter().find(|u| {
+            u.status == UserStatus::Active
+                && u.kind == UserKind::Member
+                && !board.subscribers.contains(&u.id)
+                && !board.owners.contains(&u.id)
+        })?;
+        Some((board.id, user.email.clone()))
+    });
+    let Some((board, email)) = pick else {
+        bail!("the tenant has no board with a member missing from it")
+    };
+    let grant = std::fs::read_to_string(root.join("config/samples/access_grant.yaml"))?;
+    let grant = replace_field(&grant, "entitlement", &format!("board:{board}:subscriber"));
+    let grant = replace_field(&grant, "email", &email);
+    let grant = replace_field(&grant, "duration", "2m");
+    kubectl(
+        &cp.kubeconfig,
+        &["apply", "-n", NAMESPACE, "-f", "-"],
+        Some(&grant),
+    )?;
+    wait_for(
+        &cp.kubeconfig,
+        &[
+            "wait",
+            "-n",
+            NAMESPACE,
+            "--for=jsonpath={.status.phase}=Granted",
+            "mgrant",
+            "--all",
+            "--timeout=120s",
+        ],
+    )?;
+
+    println!("   waiting for the sync the grant requested…");
+    let entitlement = format!("board:{board}:subscriber");
+    wait_for_snapshot_grant(&data_dir, &entitlement, Duration::from_secs(60))?;
+
+    step("What you see");
+    println!("$ kubectl get mcon,mgrant -n {NAMESPACE} -o wide");
+    print!(
+        "{}",
+        run(Command::new(tool("kubectl"))
+            .arg("--kubeconfig")
+            .arg(&cp.kubeconfig)
+            .args(["get", "mcon,mgrant", "-n", NAMESPACE, "-o", "wide",]))?
+    );
+    println!();
+    access_summary(&data_dir, &format!("board:{board}:subscriber"))?;
+
+    println!(
+        "\nEverything is running. Try:\n  export KUBECONFIG={}\n  kubectl get monday -A\n  kubectl describe mcon -n {NAMESPACE}\nPress Ctrl-C to stop; every process started here stops with it.",
+        cp.kubeconfig.display()
+    );
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Waits until the connector's snapshot holds a grant of `entitlement` to a user the JIT grant added.
+fn wait_for_snapshot_grant(data_dir: &Path, entitlement: &str, timeout: Duration) -> Result<()> {
+    use monday_operator::baton::C1zReader;
+    let deadline = Instant::now() + timeout;
+    let before = find_snapshot(data_dir)
+        .and_then(|p| C1zReader::open(&p).ok())
+        .and_then(|r| r.latest_finished_sync().ok().flatten())
+        .map(|run| run.sync_id);
+    while Instant::now() < deadline {
+        if let Some(p) = find_snapshot(data_dir)
+            && let Ok(r) = C1zReader::open(&p)
+            && let Ok(Some(run)) = r.latest_finished_sync()
+            && Some(&run.sync_id) != before.as_ref()
+            && r.grant_ids(&run.sync_id)?
+                .iter()
+                .any(|g| g.starts_with(entitlement))
+        {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    bail!("the snapshot did not pick up {entitlement} within {timeout:?}")
+}
+
+/// Who has what, from the newest snapshot the operator wrote.
+fn access_summary(data_dir: &Path, entitlement: &str) -> Result<()> {
+    use monday_operator::baton::C1zReader;
+    let snapshot = find_snapshot(data_dir).context("no snapshot written yet")?;
+    let reader = C1zReader::open(&snapshot)?;
+    let run = reader
+        .latest_finished_sync()?
+        .context("no finished sync in the snapshot")?;
+    let resources = reader.resources(&run.sync_id)?;
+    let grants = reader.grant_ids(&run.sync_id)?;
+    let count = |t: &str| {
+        resources
+            .iter()
+            .filter(|r| r.id.as_ref().is_some_and(|i| i.resource_type == t))
+            .count()
+    };
+    println!(
+        "Access summary of {} (sync {}):",
+        snapshot.display(),
+        run.sync_id
+    );
+    println!(
+        "  {} users, {} teams, {} workspaces, {} boards; {} grants",
+        count("user"),
+        count("team"),
+        count("workspace"),
+        count("board"),
+        grants.len()
+    );
+    for role in ["admin", "member", "viewer", "guest"] {
+        let n = grants
+            .iter()
+            .filter(|g| g.starts_with(&format!("role:{role}:assigned:")))
+            .count();
+        println!("  role {role:<7} {n} users");
+    }
+    let jit: Vec<&String> = grants
+        .iter()
+        .filter(|g| g.starts_with(&format!("{entitlement}:")))
+        .collect();
+    println!(
+        "  {entitlement}: {} principals (the JIT grant is revoked when it expires)",
+        jit.len()
+    );
+    Ok(())
+}
+
+fn find_snapshot(dir: &Path) -> Option<PathBuf> {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).ok()?.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "c1z") {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn replace_field(yaml: &str, key: &str, value: &str) -> String {
+    yaml.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with(&format!("{key}:")) {
+                format!("{}{key}: \"{value}\"", &l[..l.len() - t.len()])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn kubeconfig(server: &str, ca_pem: &str, token: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: demo\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\nusers:\n- name: monday-operator\n  user:\n    token: {token}\ncontexts:\n- name: demo\n  context:\n    cluster: demo\n    user: monday-operator\ncurrent-context: demo\n",
+        ca = base64::engine::general_purpose::STANDARD.encode(ca_pem)
+    )
+}
+
+fn operator_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/<profile>/examples/demo -> target/<profile>/monday-operator
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("monday-operator"))
+        .context("locating target dir")?;
+    if !bin.exists() {
+        bail!(
+            "{} missing: run `cargo build --bin monday-operator` first (make demo does)",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+fn run(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{:?} failed: {}",
+            cmd.get_program(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<()> {
+    use std::io::Write;
+    let mut child = Command::new(tool("kubectl"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(input.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "kubectl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn wait_for(kubeconfig: &Path, args: &[&str]) -> Result<()> {
+    kubectl(kubeconfig, args, None)
+}
