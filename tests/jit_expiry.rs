@@ -713,12 +713,19 @@ async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
         "never reported revoked while Monday has it"
     );
     assert!(has(&emu, "board:413:subscriber:user:102"));
-    let evs = events(&client, &ns, "retry").await;
-    assert!(
-        evs.iter()
-            .any(|(r, n)| r == "RevokeFailed" && n.contains("HTTP 401")),
-        "{evs:?}"
-    );
+    // The Event is published right after the status write; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let evs = events(&client, &ns, "retry").await;
+        if evs
+            .iter()
+            .any(|(r, n)| r == "RevokeFailed" && n.contains("HTTP 401"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no RevokeFailed Event: {evs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     emu.add_token(emu.admin_token(), emu.admin_user_id(), None);
     wait_for(&api, "retry", "Expired", Duration::from_secs(90), |o| {
         phase(o) == Some(Phase::Expired)
