@@ -88,11 +88,11 @@ fn run(size: Size, latency: Duration) {
         ("N·ℓ/C", n * l / limits.max_concurrency as f64),
         (
             "complexity",
-            window * (x / limits.complexity_per_minute as f64 - 1.0).max(0.0),
+            window * ((x / limits.complexity_per_minute as f64).ceil() - 1.0).max(0.0) + l,
         ),
         (
             "requests",
-            window * (n / limits.requests_per_minute as f64 - 1.0).max(0.0),
+            window * ((n / limits.requests_per_minute as f64).ceil() - 1.0).max(0.0) + l,
         ),
     ];
     let (bound_name, lb) = lb_parts

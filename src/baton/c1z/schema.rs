@@ -114,12 +114,6 @@ fn statements(tables: bool) -> String {
         .collect()
 }
 
-/// Creates every v1 table and index.
-#[cfg(test)]
-pub(crate) fn create(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(DDL)
-}
-
 /// Creates the v1 tables only. A bulk load is much faster into tables without indexes, which
 /// [`create_indexes`] then builds in one sorted pass each.
 pub(crate) fn create_tables(conn: &Connection) -> rusqlite::Result<()> {
