@@ -124,6 +124,7 @@ pub async fn sync_to_file(
     let include = Include::from_names(opts.resource_types.as_ref());
     let data = fetch(&client, &include).await?;
     let read_duration = started.elapsed();
+    let peak_after_read = peak_rss_mib();
     let account = data.account.as_ref().map(|a| a.account.clone());
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
@@ -133,12 +134,16 @@ pub async fn sync_to_file(
         let (snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
         let mapped = t.elapsed();
+        let peak_after_map = peak_rss_mib();
         let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
         tracing::info!(
             map_seconds = mapped.as_secs_f64(),
             write_seconds = (t.elapsed() - mapped).as_secs_f64(),
             grants = summary.grants,
+            peak_rss_mib_after_read = peak_after_read,
+            peak_rss_mib_after_map = peak_after_map,
+            peak_rss_mib = peak_rss_mib(),
             "snapshot written"
         );
         Ok::<_, SyncError>((summary, stats))
@@ -218,4 +223,18 @@ async fn fetch(client: &Client, include: &Include) -> Result<MondayData, MondayE
         workspaces,
         boards,
     })
+}
+
+/// This process's peak resident memory so far (Linux `VmHWM`), for the sync's timing log.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

@@ -362,11 +362,6 @@ fn compress(
         w.write_all(MAGIC)?;
         let mut enc = zstd::stream::Encoder::new(w, opts.compression_level)?;
         enc.include_contentsize(true)?;
-        // Compression is the last CPU-heavy step of a sync; spread it over the cores we have.
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4)) as u32;
-        if workers > 1 {
-            enc.multithread(workers)?;
-        }
         enc.set_pledged_src_size(Some(db_len))?;
         #[cfg(test)]
         if opts.fail_at == Some(FailPoint::DuringCompression) {
