@@ -3,35 +3,11 @@
 
 mod support;
 
-use std::time::Duration;
-
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
 use monday_operator::api::{self, MondayConnector};
 use serde_json::json;
 
-/// Applies every CRD (idempotent) and waits until each is Established.
-async fn install_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(
-            &name,
-            &PatchParams::apply("crd-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply crd");
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .expect("crd established in time")
-        .expect("watch crd");
-    }
-}
+use support::install_crds;
 
 fn connector(name: &str) -> serde_json::Value {
     json!({

@@ -9,37 +9,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
 use monday_emulator::{Config, Emulator, EmulatorHandle};
 use monday_operator::api::access_grant::Phase;
 use monday_operator::api::connector::SYNC_REQUESTED_ANNOTATION;
-use monday_operator::api::{self, MondayAccessGrant, MondayConnector};
+use monday_operator::api::{MondayAccessGrant, MondayConnector};
 use monday_operator::controller::access_grant;
 use serde_json::{Value, json};
 
-async fn install_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(
-            &name,
-            &PatchParams::apply("jit-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply crd");
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .expect("crd established in time")
-        .expect("watch crd");
-    }
-}
+use support::install_crds;
 
 /// A namespace with the seed-style Secret and a connector pointing at the emulator.
 async fn setup(

@@ -4,34 +4,11 @@
 
 mod support;
 
-use std::time::Duration;
-
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
-use monday_operator::api::{self, MondayAccessGrant};
+use monday_operator::api::MondayAccessGrant;
 use serde_json::{Value, json};
 
-async fn install_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(
-            &name,
-            &PatchParams::apply("jit-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply crd");
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .expect("crd established in time")
-        .expect("watch crd");
-    }
-}
+use support::install_crds;
 
 fn grant(name: &str, spec: Value) -> MondayAccessGrant {
     serde_json::from_value(json!({

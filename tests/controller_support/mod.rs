@@ -5,36 +5,14 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
+use kube::api::{Api, PostParams};
 use monday_operator::api::{self, MondayConnector};
 use monday_operator::controller;
 use serde_json::json;
 
 use crate::support;
 
-/// Applies every CRD (idempotent) and waits until each is Established.
-pub async fn install_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(
-            &name,
-            &PatchParams::apply("controller-test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply crd");
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .expect("crd established in time")
-        .expect("watch crd");
-    }
-}
+pub use crate::support::install_crds;
 
 /// Creates or replaces a Secret with string data.
 pub async fn put_secret(client: &kube::Client, ns: &str, name: &str, data: &[(&str, &str)]) {

@@ -109,6 +109,32 @@ pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
     name
 }
 
+/// Applies every CRD of the operator (server-side apply, idempotent) and waits until each is
+/// Established; every test binary that creates custom objects starts with it.
+pub async fn install_crds(client: &kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::runtime::wait::{await_condition, conditions};
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in monday_operator::api::crds() {
+        let name = crd.metadata.name.clone().expect("crd name");
+        crds.patch(
+            &name,
+            &PatchParams::apply("monday-operator-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply crd");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .expect("crd established in time")
+        .expect("watch crd");
+    }
+}
+
 /// A short random lowercase suffix for object names.
 pub fn random_suffix() -> String {
     use rand::Rng;
