@@ -31,7 +31,7 @@ async fn binary_prints_one_ready_line_and_serves() {
         .to_string();
     assert!(line.contains("admin_user_id=101"), "{line}");
     assert!(!line.contains("cli-secret-token"));
-    let r = reqwest::Client::new()
+    let r = crate::common::http_client()
         .post(&url)
         .header("Authorization", "cli-secret-token")
         .json(&json!({ "query": "{ me { id } }" }))

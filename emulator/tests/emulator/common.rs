@@ -3,6 +3,13 @@
 use monday_emulator::EmulatorHandle;
 use serde_json::{Value, json};
 
+/// An HTTP client for the tests. Installs the ring TLS provider first: in a workspace build reqwest
+/// carries the operator's `rustls-no-provider` feature and refuses to build a client without one.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub struct Api {
     http: reqwest::Client,
     pub url: String,
@@ -40,7 +47,7 @@ impl Api {
 
     pub fn with_token(emu: &EmulatorHandle, token: Option<&str>) -> Self {
         Api {
-            http: reqwest::Client::new(),
+            http: http_client(),
             url: emu.url(),
             token: token.map(str::to_string),
             version: Some("2026-10".into()),

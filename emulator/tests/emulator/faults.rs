@@ -91,7 +91,7 @@ async fn token_revoked_mid_sync() {
 #[tokio::test]
 async fn control_endpoints_over_http() {
     let emu = Emulator::start(Config::edge()).unwrap();
-    let http = reqwest::Client::new();
+    let http = crate::common::http_client();
     let base = emu.base_url();
     let r = http
         .post(format!("{base}/_emulator/faults"))
