@@ -106,6 +106,39 @@ fn kubectl_as(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Waits until the apiserver's authorizer has caught up with the RBAC objects just applied, so a
+/// `forbidden` in the operator's log means a missing rule, not a propagation delay.
+fn wait_for_rbac(deploy: &Value, kubeconfig: &Path) {
+    let watch_ns = args(deploy)
+        .iter()
+        .find_map(|a| a.strip_prefix("--namespace=").map(str::to_string));
+    let scope: Vec<String> = match watch_ns {
+        Some(n) => vec!["-n".into(), n],
+        None => vec!["--all-namespaces".into()],
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for what in [
+        "mondayconnectors.iga.monday-operator.dev",
+        "mondayaccessgrants.iga.monday-operator.dev",
+        "secrets",
+    ] {
+        loop {
+            let mut argv = vec!["auth", "can-i", "watch", what];
+            argv.extend(scope.iter().map(String::as_str));
+            let out = kubectl_as(kubeconfig, &argv);
+            if String::from_utf8_lossy(&out.stdout).trim() == "yes" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "RBAC for watch {what} never took effect: {}",
+                show(&out)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
 struct Operator {
     child: std::process::Child,
     log: PathBuf,
@@ -139,6 +172,7 @@ impl Operator {
             };
             cmd.env(name, value);
         }
+        wait_for_rbac(deploy, kubeconfig);
         let file = std::fs::File::create(&log).unwrap();
         cmd.env("KUBECONFIG", kubeconfig)
             .env_remove("KUBERNETES_SERVICE_HOST")
