@@ -162,7 +162,7 @@ fn rbac_rules_are_minimal() {
         rules,
         &json!([
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["list", "watch", "patch"]},
-            {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors"], "verbs": ["get"]},
+            {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["get"]},
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors/status", "mondayaccessgrants/status"], "verbs": ["patch"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},

@@ -146,6 +146,11 @@ pub async fn run(
 async fn reconcile(obj: Arc<MondayAccessGrant>, ctx: Arc<Ctx>) -> Result<Action, Error> {
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<MondayAccessGrant> = Api::namespaced(ctx.client.clone(), &ns);
+    // Act on the latest object, not the watch cache: right after a status write the cache can
+    // still hold an older version, and acting on a stale phase could grant again after an expiry.
+    let Some(obj) = api.get_opt(&obj.name_any()).await?.map(Arc::new) else {
+        return Ok(Action::await_change());
+    };
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(o) => apply(o, &ctx).await,
