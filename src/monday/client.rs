@@ -426,7 +426,18 @@ struct SendFailure {
     maybe_sent: bool,
 }
 
+/// The TLS settings, built once per process: loading the platform's trust roots parses every CA
+/// certificate on the host, which would otherwise dominate a small sync's CPU and allocations.
 fn tls_config() -> Result<rustls::ClientConfig, MondayError> {
+    static CACHED: std::sync::OnceLock<rustls::ClientConfig> = std::sync::OnceLock::new();
+    if let Some(c) = CACHED.get() {
+        return Ok(c.clone());
+    }
+    let built = build_tls_config()?;
+    Ok(CACHED.get_or_init(|| built).clone())
+}
+
+fn build_tls_config() -> Result<rustls::ClientConfig, MondayError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|_| MondayError::Config("cannot load the platform's TLS trust roots".into()))?;
