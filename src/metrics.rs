@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 /// Outcome of one sync: `result` is `success` or `failure`, `reason` a condition reason.
@@ -18,7 +19,7 @@ pub struct SyncLabels {
     pub reason: String,
 }
 
-/// Outcome code of Monday.com requests (`success`, or the failing request's reason).
+/// Outcome code of one Monday.com request (`ok`, an API error code, `http_<status>`, `timeout`, …).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
@@ -138,5 +139,31 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Feeds the Monday.com client's per-request events into the metrics as they happen, so
+/// `monday_requests` counts every request by its real outcome (`ok`, an API error code,
+/// `http_<status>`, `timeout`, …), failed syncs included.
+pub struct RequestObserver(pub Arc<Metrics>);
+
+impl crate::monday::ClientObserver for RequestObserver {
+    fn on_request(
+        &self,
+        _operation: &'static str,
+        outcome: &str,
+        _elapsed: std::time::Duration,
+        _complexity: Option<i64>,
+    ) {
+        self.0
+            .monday_requests
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    fn on_wait(&self, _operation: &'static str, waited: std::time::Duration) {
+        self.0.rate_limit_wait.inc_by(waited.as_secs_f64());
     }
 }

@@ -148,6 +148,15 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
         "{a_metrics}"
     );
     assert!(!a_metrics.contains(&token), "token in metrics");
+    // Every request the emulator answered is counted once, by its outcome.
+    let ok_line = format!(
+        "monday_operator_monday_requests_total{{outcome=\"ok\"}} {}",
+        emu.stats().requests
+    );
+    assert!(
+        a_metrics.lines().any(|l| l == ok_line),
+        "want {ok_line:?} in\n{a_metrics}"
+    );
 
     // Kill the leader hard (no Lease release): B takes over within the lease duration (+ retry).
     a.child.kill().expect("kill A");

@@ -112,9 +112,9 @@ pub async fn run(
         ),
         failures: Mutex::default(),
     });
-    let controller = Controller::new(grants, watcher::Config::default())
+    let (watch, store) = super::lean_watch(grants);
+    let controller = Controller::for_stream(watch, store.clone())
         .with_config(ControllerConfig::default().concurrency(16));
-    let store = controller.store();
     controller
         // A connector change (provisioning switched on, Secret fixed) re-checks its grants.
         .watches(

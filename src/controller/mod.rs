@@ -11,6 +11,7 @@
 pub mod access_grant;
 pub mod connector;
 pub mod lease;
+pub mod memory;
 pub mod schedule;
 pub mod secret;
 pub mod tasks;
@@ -29,8 +30,8 @@ use kube::api::{Api, ListParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 
 use crate::api::MondayConnector;
 use crate::metrics::Metrics;
@@ -154,6 +155,7 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
+    memory::limit_arenas();
     let metrics = Arc::new(Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = shutdown.shared();
@@ -260,9 +262,9 @@ pub async fn run(
         },
     ));
 
-    let controller = Controller::new(connectors, watcher::Config::default())
+    let (watch, store) = lean_watch(connectors);
+    let controller = Controller::for_stream(watch, store.clone())
         .with_config(ControllerConfig::default().concurrency(32));
-    let store = controller.store();
     // Metadata-only: Secret data never enters the watch cache; reconcile GETs the one it needs.
     let secrets: Api<PartialObjectMeta<Secret>> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
@@ -315,6 +317,32 @@ pub async fn run(
     } else {
         Ok(())
     }
+}
+
+/// A watch on `api` feeding a reflector whose objects carry no `managedFields`: reconcilers never
+/// read them, and for status-heavy objects they are most of what the cache would hold (several KB
+/// per connector). Same shape as `Controller::new` builds internally otherwise.
+pub(crate) fn lean_watch<K>(
+    api: Api<K>,
+) -> (
+    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+    Store<K>,
+)
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+    (stream, reader)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

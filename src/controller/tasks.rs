@@ -175,7 +175,9 @@ impl Tasks {
         struct Done<'a>(&'a Tasks);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+                if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    super::memory::trim_soon();
+                }
             }
         }
         let _done = Done(&self);
@@ -198,7 +200,14 @@ impl Tasks {
             }),
             Ok(()) => match tokio::time::timeout(
                 self.timeout,
-                engine::sync_to_file(&job.connection, &job.path, &job.options),
+                engine::sync_to_file_observed(
+                    &job.connection,
+                    &job.path,
+                    &job.options,
+                    Some(Arc::new(crate::metrics::RequestObserver(
+                        self.metrics.clone(),
+                    ))),
+                ),
             )
             .await
             {
@@ -266,16 +275,10 @@ impl Tasks {
         result: &Result<SyncReport, SyncFailure>,
         duration: Duration,
     ) {
-        use crate::metrics::{ConnectorLabels, OutcomeLabels, SyncLabels};
+        use crate::metrics::{ConnectorLabels, SyncLabels};
         let m = &self.metrics;
         let labels = match result {
             Ok(r) => {
-                m.monday_requests
-                    .get_or_create(&OutcomeLabels {
-                        outcome: "success".into(),
-                    })
-                    .inc_by(r.requests);
-                m.rate_limit_wait.inc_by(r.rate_limit_wait.as_secs_f64());
                 m.grants
                     .get_or_create(&ConnectorLabels {
                         namespace: key.0.clone(),
@@ -287,17 +290,10 @@ impl Tasks {
                     reason: "SyncSucceeded".into(),
                 }
             }
-            Err(f) => {
-                m.monday_requests
-                    .get_or_create(&OutcomeLabels {
-                        outcome: f.reason.into(),
-                    })
-                    .inc();
-                SyncLabels {
-                    result: "failure".into(),
-                    reason: f.reason.into(),
-                }
-            }
+            Err(f) => SyncLabels {
+                result: "failure".into(),
+                reason: f.reason.into(),
+            },
         };
         m.syncs.get_or_create(&labels).inc();
         m.sync_duration

@@ -10,4 +10,6 @@ pub mod sync;
 pub use provision::{
     BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
 };
-pub use sync::{Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file};
+pub use sync::{
+    Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file, sync_to_file_observed,
+};

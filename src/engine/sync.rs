@@ -2,13 +2,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
 
 use super::mapping::{self, Include, MondayData, build_snapshot};
 use crate::baton;
-use crate::monday::{Client, ClientConfig, MondayError};
+use crate::monday::{Client, ClientConfig, ClientObserver, MondayError};
 
 /// Where and as whom to reach Monday.com.
 #[derive(Clone)]
@@ -114,13 +115,27 @@ pub async fn sync_to_file(
     path: &Path,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    sync_to_file_observed(conn, path, opts, None).await
+}
+
+/// [`sync_to_file`], reporting every request and wait to `observer` as it happens (the operator's
+/// metrics count requests by outcome this way, failed syncs included).
+pub async fn sync_to_file_observed(
+    conn: &Connection,
+    path: &Path,
+    opts: &SyncOptions,
+    observer: Option<Arc<dyn ClientObserver>>,
+) -> Result<SyncReport, SyncError> {
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
     let config = ClientConfig {
         api_url: conn.api_url.clone(),
         ..ClientConfig::default()
     };
-    let client = Client::new(config, conn.token.clone())?;
+    let client = match observer {
+        Some(o) => Client::with_observer(config, conn.token.clone(), o)?,
+        None => Client::new(config, conn.token.clone())?,
+    };
     let include = Include::from_names(opts.resource_types.as_ref());
     let data = fetch(&client, &include).await?;
     let read_duration = started.elapsed();
