@@ -384,7 +384,7 @@ async fn sync_now_suspend_and_interval() {
         &client,
         &ns,
         "sched",
-        Duration::from_secs(20),
+        Duration::from_secs(45),
         "sync-now handled",
         |c| {
             c.status
@@ -419,7 +419,7 @@ async fn sync_now_suspend_and_interval() {
         &client,
         &ns,
         "sched",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "Suspended",
         |c| condition(c, "Ready").is_some_and(|(_, r)| r == "Suspended"),
     )
@@ -442,7 +442,7 @@ async fn sync_now_suspend_and_interval() {
         &client,
         &ns,
         "sched",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         "resumed",
         |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
     )

@@ -25,7 +25,6 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -121,16 +120,8 @@ pub async fn run(
             connectors,
             watcher::Config::default(),
             move |c: MondayConnector| {
-                let (ns, name) = (c.namespace().unwrap_or_default(), c.name_any());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|g| {
-                        g.namespace().as_deref() == Some(ns.as_str())
-                            && g.spec.connector_ref.name == name
-                    })
-                    .map(|g| ObjectRef::from_obj(&*g))
-                    .collect::<Vec<_>>()
+                let name = c.name_any();
+                super::referrers(&store, c.namespace(), |g| g.spec.connector_ref.name == name)
             },
         )
         .graceful_shutdown_on(shutdown)

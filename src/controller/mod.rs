@@ -275,16 +275,10 @@ pub async fn run(
             secrets,
             watcher::Config::default(),
             move |secret: PartialObjectMeta<Secret>| {
-                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|c| {
-                        c.namespace().as_deref() == Some(ns.as_str())
-                            && c.spec.secret_ref.name == name
-                    })
-                    .map(|c| ObjectRef::from_obj(&*c))
-                    .collect::<Vec<_>>()
+                let name = secret.name_any();
+                referrers(&store, secret.namespace(), |c| {
+                    c.spec.secret_ref.name == name
+                })
             },
         )
         .reconcile_on(trigger_rx)
@@ -343,6 +337,23 @@ where
         .reflect(writer)
         .applied_objects();
     (stream, reader)
+}
+
+/// What a watched object's change maps to: the cached objects in its namespace that name it.
+pub(crate) fn referrers<K>(
+    store: &Store<K>,
+    ns: Option<String>,
+    names_it: impl Fn(&K) -> bool,
+) -> Vec<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone + 'static,
+{
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.meta().namespace == ns && names_it(o))
+        .map(|o| ObjectRef::from_obj(&*o))
+        .collect()
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

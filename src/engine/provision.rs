@@ -240,6 +240,91 @@ impl fmt::Display for Principal {
     }
 }
 
+/// A board or a workspace: Monday lets users and teams into both as owners or subscribers, through
+/// parallel mutations per place and holder kind; this picks the right one.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Board(&'a Id),
+    Workspace(&'a Id),
+}
+
+impl Place<'_> {
+    async fn add(
+        self,
+        client: &Client,
+        holder: &Holder,
+        kind: SubscriberKind,
+    ) -> Result<(), MondayError> {
+        match (self, holder) {
+            (Place::Board(b), Holder::User(u)) => {
+                client
+                    .add_users_to_board(b, std::slice::from_ref(&u.id), kind)
+                    .await
+            }
+            (Place::Board(b), Holder::Team(t)) => {
+                client
+                    .add_teams_to_board(b, std::slice::from_ref(t), kind)
+                    .await
+            }
+            (Place::Workspace(w), Holder::User(u)) => {
+                client
+                    .add_users_to_workspace(w, std::slice::from_ref(&u.id), kind)
+                    .await
+            }
+            (Place::Workspace(w), Holder::Team(t)) => {
+                client
+                    .add_teams_to_workspace(w, std::slice::from_ref(t), kind)
+                    .await
+            }
+        }
+        .map(drop)
+    }
+
+    async fn remove(self, client: &Client, holder: &Holder) -> Result<(), MondayError> {
+        match (self, holder) {
+            (Place::Board(b), Holder::User(u)) => {
+                client
+                    .delete_subscribers_from_board(b, std::slice::from_ref(&u.id))
+                    .await
+            }
+            (Place::Board(b), Holder::Team(t)) => {
+                client
+                    .delete_teams_from_board(b, std::slice::from_ref(t))
+                    .await
+            }
+            (Place::Workspace(w), Holder::User(u)) => {
+                client
+                    .delete_users_from_workspace(w, std::slice::from_ref(&u.id))
+                    .await
+            }
+            (Place::Workspace(w), Holder::Team(t)) => {
+                client
+                    .delete_teams_from_workspace(w, std::slice::from_ref(t))
+                    .await
+            }
+        }
+        .map(drop)
+    }
+
+    /// Revokes `access`. Removal drops ownership and subscription together, so an owner grant
+    /// over a subscription the holder had before puts the subscription back; returns what was
+    /// restored.
+    async fn revoke(
+        self,
+        client: &Client,
+        holder: &Holder,
+        access: Access,
+        previous: Option<&str>,
+    ) -> Result<Option<String>, MondayError> {
+        self.remove(client, holder).await?;
+        if access == Access::Owner && previous == Some("subscriber") {
+            self.add(client, holder, SubscriberKind::Subscriber).await?;
+            return Ok(Some("subscriber".into()));
+        }
+        Ok(None)
+    }
+}
+
 /// The principal after resolution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Holder {
@@ -657,24 +742,12 @@ pub async fn apply(
                     }
                 }
             }
-            (Entitlement::Board { board, access }, Holder::User(u)) => {
-                client
-                    .add_users_to_board(board, std::slice::from_ref(&u.id), access.kind())
-                    .await?;
+            (Entitlement::Board { board, access }, h) => {
+                Place::Board(board).add(client, h, access.kind()).await?;
             }
-            (Entitlement::Board { board, access }, Holder::Team(t)) => {
-                client
-                    .add_teams_to_board(board, std::slice::from_ref(t), access.kind())
-                    .await?;
-            }
-            (Entitlement::Workspace { workspace, access }, Holder::User(u)) => {
-                client
-                    .add_users_to_workspace(workspace, std::slice::from_ref(&u.id), access.kind())
-                    .await?;
-            }
-            (Entitlement::Workspace { workspace, access }, Holder::Team(t)) => {
-                client
-                    .add_teams_to_workspace(workspace, std::slice::from_ref(t), access.kind())
+            (Entitlement::Workspace { workspace, access }, h) => {
+                Place::Workspace(workspace)
+                    .add(client, h, access.kind())
                     .await?;
             }
             (e, Holder::Team(_)) => {
@@ -820,78 +893,14 @@ pub async fn revoke(
             }
         }
         (Entitlement::Board { board, access }, h) => {
-            match h {
-                Holder::User(u) => {
-                    client
-                        .delete_subscribers_from_board(board, std::slice::from_ref(&u.id))
-                        .await?;
-                }
-                Holder::Team(t) => {
-                    client
-                        .delete_teams_from_board(board, std::slice::from_ref(t))
-                        .await?;
-                }
-            }
-            if *access == Access::Owner && previous == Some("subscriber") {
-                match h {
-                    Holder::User(u) => {
-                        client
-                            .add_users_to_board(
-                                board,
-                                std::slice::from_ref(&u.id),
-                                SubscriberKind::Subscriber,
-                            )
-                            .await?;
-                    }
-                    Holder::Team(t) => {
-                        client
-                            .add_teams_to_board(
-                                board,
-                                std::slice::from_ref(t),
-                                SubscriberKind::Subscriber,
-                            )
-                            .await?;
-                    }
-                }
-                restored = Some("subscriber".into());
-            }
+            restored = Place::Board(board)
+                .revoke(client, h, *access, previous)
+                .await?;
         }
         (Entitlement::Workspace { workspace, access }, h) => {
-            match h {
-                Holder::User(u) => {
-                    client
-                        .delete_users_from_workspace(workspace, std::slice::from_ref(&u.id))
-                        .await?;
-                }
-                Holder::Team(t) => {
-                    client
-                        .delete_teams_from_workspace(workspace, std::slice::from_ref(t))
-                        .await?;
-                }
-            }
-            if *access == Access::Owner && previous == Some("subscriber") {
-                match h {
-                    Holder::User(u) => {
-                        client
-                            .add_users_to_workspace(
-                                workspace,
-                                std::slice::from_ref(&u.id),
-                                SubscriberKind::Subscriber,
-                            )
-                            .await?;
-                    }
-                    Holder::Team(t) => {
-                        client
-                            .add_teams_to_workspace(
-                                workspace,
-                                std::slice::from_ref(t),
-                                SubscriberKind::Subscriber,
-                            )
-                            .await?;
-                    }
-                }
-                restored = Some("subscriber".into());
-            }
+            restored = Place::Workspace(workspace)
+                .revoke(client, h, *access, previous)
+                .await?;
         }
         (e, Holder::Team(_)) => {
             return Err(ProvisionError::TeamPrincipalNotAllowed {
