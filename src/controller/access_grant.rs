@@ -22,6 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -96,7 +97,7 @@ pub async fn run(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let connectors: Api<MondayConnector> = match &config.namespace {
+    let connectors: Api<PartialObjectMeta<MondayConnector>> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -116,10 +117,12 @@ pub async fn run(
         .with_config(ControllerConfig::default().concurrency(16));
     controller
         // A connector change (provisioning switched on, Secret fixed) re-checks its grants.
+        // Metadata-only: that is all the mapping needs, and it reads any connector, even one
+        // whose spec this version cannot parse.
         .watches(
             connectors,
             watcher::Config::default(),
-            move |c: MondayConnector| {
+            move |c: PartialObjectMeta<MondayConnector>| {
                 let name = c.name_any();
                 super::referrers(&store, c.namespace(), |g| g.spec.connector_ref.name == name)
             },

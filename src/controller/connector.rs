@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::core::error_boundary::InvalidObject;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -36,8 +38,21 @@ pub const SYNCED: &str = "Synced";
 pub const PROVISIONING: &str = "Provisioning";
 
 /// Entry point called by the controller.
-pub async fn reconcile(obj: Arc<MondayConnector>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(
+    obj: Arc<DeserializeGuard<MondayConnector>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     ctx.metrics.reconciles.inc();
+    match &obj.0 {
+        Ok(c) => reconcile_connector(Arc::new(c.clone()), ctx).await,
+        Err(invalid) => unreadable(&obj, invalid, &ctx).await,
+    }
+}
+
+async fn reconcile_connector(
+    obj: Arc<MondayConnector>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
     let api: Api<MondayConnector> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, FINALIZER, obj, |event| async {
@@ -51,7 +66,11 @@ pub async fn reconcile(obj: Arc<MondayConnector>, ctx: Arc<Context>) -> Result<A
 }
 
 /// Requeue policy for failed reconciles: per-connector exponential backoff (1 s .. 5 min).
-pub fn error_policy(obj: Arc<MondayConnector>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(
+    obj: Arc<DeserializeGuard<MondayConnector>>,
+    err: &Error,
+    ctx: Arc<Context>,
+) -> Action {
     let reason = err.reason();
     ctx.metrics
         .reconcile_errors
@@ -59,19 +78,93 @@ pub fn error_policy(obj: Arc<MondayConnector>, err: &Error, ctx: Arc<Context>) -
             reason: reason.into(),
         })
         .inc();
-    let n = ctx.reconcile_failure(&key_of(&obj));
+    let n = ctx.reconcile_failure(&key_of(&*obj));
     let delay = Duration::from_secs(1u64 << n.min(8)).min(Duration::from_secs(300));
     tracing::warn!(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any(), reason, error = %err, retry_in = ?delay, "reconcile failed");
     Action::requeue(delay)
 }
 
-fn key_of(obj: &MondayConnector) -> Key {
+fn key_of(obj: &impl Resource) -> Key {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-async fn cleanup(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error> {
-    let key = key_of(&obj);
+/// Status reason (and Event reason) for a connector the operator cannot read.
+pub const INVALID_OBJECT: &str = "InvalidObject";
+
+/// A connector these types cannot read (say, written for a newer schema): it gets a Warning Event
+/// and `Ready=False`/`InvalidObject` (its other status is kept), syncs nothing, and its deletion
+/// still removes the snapshots and the finalizer.
+async fn unreadable(
+    obj: &DeserializeGuard<MondayConnector>,
+    invalid: &InvalidObject,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let key = key_of(obj);
+    let meta = obj.meta();
+    if meta.deletion_timestamp.is_some() {
+        let finalizers = meta.finalizers.clone().unwrap_or_default();
+        if finalizers.iter().any(|f| f == FINALIZER) {
+            remove_snapshots(&key, ctx).await?;
+            let rest: Vec<&String> = finalizers.iter().filter(|f| *f != FINALIZER).collect();
+            // resourceVersion makes the merge patch conditional: no other finalizer is lost.
+            let patch = serde_json::json!({"metadata": {
+                "resourceVersion": meta.resource_version,
+                "finalizers": rest,
+            }});
+            let api: Api<PartialObjectMeta<MondayConnector>> =
+                Api::namespaced(ctx.client.clone(), &key.0);
+            api.patch_metadata(&key.1, &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        return Ok(Action::await_change());
+    }
     ctx.tasks.remove(&key);
+    let message = format!(
+        "the operator cannot read this MondayConnector ({}); nothing is synced until the object is fixed",
+        invalid.error
+    );
+    // Its status may still parse: keep it, and only set Ready.
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        &key.0,
+        &ApiResource::erase::<MondayConnector>(&()),
+    );
+    let raw = api.get(&key.1).await?;
+    let mut conds: Vec<Condition> = raw
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let ready = conditions::new(
+        conditions::READY,
+        false,
+        INVALID_OBJECT,
+        message.clone(),
+        meta.generation,
+    );
+    if conditions::merge(&mut conds, vec![ready], jiff::Timestamp::now()) {
+        tracing::warn!(namespace = %key.0, name = %key.1, error = %invalid.error, "cannot read this MondayConnector");
+        api.patch_status(
+            &key.1,
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"conditions": conds}})),
+        )
+        .await?;
+        publish(
+            ctx,
+            obj,
+            EventType::Warning,
+            INVALID_OBJECT,
+            "Read",
+            message,
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}
+
+async fn remove_snapshots(key: &Key, ctx: &Context) -> Result<(), Error> {
+    ctx.tasks.remove(key);
     let dir = ctx.data_dir.join(&key.0).join(&key.1);
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => tracing::info!(namespace = %key.0, name = %key.1, "snapshot folder removed"),
@@ -83,6 +176,11 @@ async fn cleanup(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Err
             });
         }
     }
+    Ok(())
+}
+
+async fn cleanup(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error> {
+    remove_snapshots(&key_of(&*obj), ctx).await?;
     Ok(Action::await_change())
 }
 
@@ -127,7 +225,7 @@ fn add(t: jiff::Timestamp, d: Duration) -> jiff::Timestamp {
 }
 
 async fn apply(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error> {
-    let key = key_of(&obj);
+    let key = key_of(&*obj);
     let (ns, name) = (&key.0, &key.1);
     let generation = obj.metadata.generation;
     let now = jiff::Timestamp::now();
@@ -536,7 +634,7 @@ async fn patch_status(
 
 async fn publish(
     ctx: &Context,
-    obj: &MondayConnector,
+    obj: &impl Resource<DynamicType = ()>,
     type_: EventType,
     reason: &str,
     action: &str,

@@ -27,7 +27,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use kube::core::PartialObjectMeta;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
@@ -181,7 +181,7 @@ pub async fn run(
     }
 
     // Fail fast with a hint when the CRD is missing, instead of a watch that errors forever.
-    let connectors: Api<MondayConnector> = match &config.namespace {
+    let connectors: Api<PartialObjectMeta<MondayConnector>> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -206,7 +206,7 @@ pub async fn run(
     metrics.leader.set(1);
 
     let (trigger_tx, trigger_rx) =
-        futures::channel::mpsc::unbounded::<ObjectRef<MondayConnector>>();
+        futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<MondayConnector>>>();
     let tasks = Arc::new(tasks::Tasks::new(
         config.max_concurrent_syncs,
         config.sync_timeout,
@@ -262,7 +262,13 @@ pub async fn run(
         },
     ));
 
-    let (watch, store) = lean_watch(connectors);
+    // Guarded: an object these types cannot read (say, written for a newer schema) reaches
+    // reconcile as an error to report, instead of failing the watch for every connector.
+    let guarded: Api<DeserializeGuard<MondayConnector>> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (watch, store) = lean_watch(guarded);
     let controller = Controller::for_stream(watch, store.clone())
         .with_config(ControllerConfig::default().concurrency(32));
     // Metadata-only: Secret data never enters the watch cache; reconcile GETs the one it needs.
@@ -277,7 +283,7 @@ pub async fn run(
             move |secret: PartialObjectMeta<Secret>| {
                 let name = secret.name_any();
                 referrers(&store, secret.namespace(), |c| {
-                    c.spec.secret_ref.name == name
+                    c.0.as_ref().is_ok_and(|c| c.spec.secret_ref.name == name)
                 })
             },
         )

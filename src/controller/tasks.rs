@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
+use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Semaphore;
 
@@ -69,7 +70,7 @@ pub struct Tasks {
     in_flight: AtomicUsize,
     stopping: AtomicBool,
     timeout: Duration,
-    trigger: UnboundedSender<ObjectRef<MondayConnector>>,
+    trigger: UnboundedSender<ObjectRef<DeserializeGuard<MondayConnector>>>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
@@ -77,7 +78,7 @@ impl Tasks {
     pub fn new(
         max_concurrent: usize,
         timeout: Duration,
-        trigger: UnboundedSender<ObjectRef<MondayConnector>>,
+        trigger: UnboundedSender<ObjectRef<DeserializeGuard<MondayConnector>>>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Tasks {

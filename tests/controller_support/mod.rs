@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::support;
 
+#[allow(unused_imports)] // not every test binary installs the stock CRDs
 pub use crate::support::install_crds;
 
 /// Creates or replaces a Secret with string data.

@@ -1,0 +1,213 @@
+//! A MondayConnector the operator cannot read (as if written for a newer schema) must not stall
+//! the others: it gets `Ready=False`/`InvalidObject` and one Warning Event, syncs nothing, can be
+//! fixed in place, and its deletion completes. Runs with its own control plane because it installs
+//! a CRD whose `spec` schema is loosened so the apiserver accepts such an object.
+
+mod controller_support;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use controller_support::*;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
+use monday_emulator::{Config, Emulator, Size};
+use monday_operator::api::MondayConnector;
+use serde_json::json;
+
+/// The operator's CRDs, with the connector's `spec` accepting anything.
+async fn install_loose_crds(client: &kube::Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for mut crd in monday_operator::api::crds() {
+        let name = crd.metadata.name.clone().expect("crd name");
+        if crd.spec.names.kind == "MondayConnector" {
+            for v in &mut crd.spec.versions {
+                let props = v
+                    .schema
+                    .as_mut()
+                    .and_then(|s| s.open_api_v3_schema.as_mut())
+                    .and_then(|s| s.properties.as_mut())
+                    .expect("schema properties");
+                props.insert(
+                    "spec".into(),
+                    JSONSchemaProps {
+                        type_: Some("object".into()),
+                        x_kubernetes_preserve_unknown_fields: Some(true),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        crds.patch(
+            &name,
+            &PatchParams::apply("monday-operator-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply crd");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .expect("crd established in time")
+        .expect("watch crd");
+    }
+}
+
+fn raw_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::erase::<MondayConnector>(&()),
+    )
+}
+
+/// Creates a connector whose `secretRef` is a string: the apiserver (loose schema) takes it, the
+/// operator's types cannot read it.
+async fn create_unreadable(client: &kube::Client, ns: &str, name: &str, finalizers: &[&str]) {
+    let obj: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "iga.monday-operator.dev/v1alpha1",
+        "kind": "MondayConnector",
+        "metadata": {"name": name, "finalizers": finalizers},
+        "spec": {"secretRef": "tok"},
+    }))
+    .expect("object");
+    raw_api(client, ns)
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create unreadable connector");
+}
+
+/// The Ready condition of a connector read as plain JSON: (status, reason).
+async fn raw_ready(client: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
+    let o = raw_api(client, ns).get_opt(name).await.expect("get")?;
+    let conds = o.data.pointer("/status/conditions")?.as_array()?.clone();
+    conds.iter().find(|c| c["type"] == "Ready").map(|c| {
+        (
+            c["status"].as_str().unwrap_or_default().to_string(),
+            c["reason"].as_str().unwrap_or_default().to_string(),
+        )
+    })
+}
+
+async fn wait_raw(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    what: &str,
+    pred: impl Fn(Option<(String, String)>) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = raw_ready(client, ns, name).await;
+        if pred(r.clone()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; Ready = {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
+    let client = support::client().await;
+    install_loose_crds(&client).await;
+    let ns = support::namespace(&client, "ctl-invalid").await;
+    let emu = Emulator::start(Config::generated(Size::S, 3)).expect("emulator");
+    put_secret(
+        &client,
+        &ns,
+        "tok",
+        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
+    )
+    .await;
+    // Already there when the operator lists connectors; one carries the snapshot finalizer, as if
+    // it had been readable before.
+    create_unreadable(&client, &ns, "bad", &[]).await;
+    create_unreadable(
+        &client,
+        &ns,
+        "was-good",
+        &["iga.monday-operator.dev/snapshots"],
+    )
+    .await;
+    let _op = Operator::start(&ns).await;
+    create_connector(
+        &client,
+        &ns,
+        "good",
+        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
+    )
+    .await;
+    wait_for(
+        &client,
+        &ns,
+        "good",
+        Duration::from_secs(60),
+        "Ready",
+        |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
+    )
+    .await;
+
+    let invalid = |r: Option<(String, String)>| r == Some(("False".into(), "InvalidObject".into()));
+    wait_raw(&client, &ns, "bad", "InvalidObject", invalid).await;
+    let rv = |o: DynamicObject| o.metadata.resource_version.unwrap_or_default();
+    let before = rv(raw_api(&client, &ns).get("bad").await.expect("get"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rv(raw_api(&client, &ns).get("bad").await.expect("get"));
+    assert_eq!(
+        before, after,
+        "no further writes to an unreadable connector"
+    );
+    let events = events_for(&client, &ns, "bad").await;
+    let warnings: Vec<_> = events.iter().filter(|e| e.0 == "InvalidObject").collect();
+    assert_eq!(warnings.len(), 1, "{events:?}");
+    assert_eq!(warnings[0].2, 1, "one occurrence: {events:?}");
+    assert!(
+        warnings[0].1.contains("cannot read this MondayConnector"),
+        "{events:?}"
+    );
+
+    // Fixed in place: it becomes an ordinary connector.
+    raw_api(&client, &ns)
+        .patch(
+            "bad",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"secretRef": {"name": "tok"}, "apiUrl": emu.url()}})),
+        )
+        .await
+        .expect("fix");
+    wait_for(
+        &client,
+        &ns,
+        "bad",
+        Duration::from_secs(60),
+        "Ready after the fix",
+        |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
+    )
+    .await;
+
+    // Deleting an unreadable connector that holds the finalizer completes.
+    wait_raw(&client, &ns, "was-good", "InvalidObject", invalid).await;
+    raw_api(&client, &ns)
+        .delete("was-good", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while raw_api(&client, &ns)
+        .get_opt("was-good")
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(Instant::now() < deadline, "deletion did not complete");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
