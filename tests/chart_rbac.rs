@@ -443,8 +443,15 @@ async fn jit_grant_to_expiry(op: &Operator, ns: &str, emu: &monday_emulator::Emu
 }
 
 /// Default (cluster) scope with two replicas, so the leader-election Role is exercised too.
+/// The two tests share one control plane, and the cluster-wide operator would also reconcile the
+/// namespaced test's objects: two operators on one MondayAccessGrant race (the second sees the
+/// first one's grant as pre-existing and leaves it in place at expiry). One operator at a time.
+static ONE_OPERATOR_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
+    // Declared first so it is released last, after the operator processes are gone.
+    let _serial = ONE_OPERATOR_AT_A_TIME.lock().await;
     install_crds();
     let client = support::client().await;
     let op_ns = support::namespace(&client, "rbac-op").await;
@@ -543,6 +550,7 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
 /// read a Secret in any other namespace (nor list Secrets cluster-wide).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
+    let _serial = ONE_OPERATOR_AT_A_TIME.lock().await;
     install_crds();
     let client = support::client().await;
     let op_ns = support::namespace(&client, "rbacns-op").await;

@@ -9,53 +9,37 @@ mod support;
 use std::time::{Duration, Instant};
 
 use controller_support::*;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, JSONSchemaProps,
-};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
 use monday_emulator::{Config, Emulator, Size};
 use monday_operator::api::MondayConnector;
 use serde_json::json;
 
 /// The operator's CRDs, with the connector's `spec` accepting anything.
 async fn install_loose_crds(client: &kube::Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for mut crd in monday_operator::api::crds() {
-        let name = crd.metadata.name.clone().expect("crd name");
-        if crd.spec.names.kind == "MondayConnector" {
-            for v in &mut crd.spec.versions {
-                let props = v
-                    .schema
-                    .as_mut()
-                    .and_then(|s| s.open_api_v3_schema.as_mut())
-                    .and_then(|s| s.properties.as_mut())
-                    .expect("schema properties");
-                props.insert(
-                    "spec".into(),
-                    JSONSchemaProps {
-                        type_: Some("object".into()),
-                        x_kubernetes_preserve_unknown_fields: Some(true),
-                        ..Default::default()
-                    },
-                );
-            }
+    let mut crds = monday_operator::api::crds();
+    for crd in &mut crds {
+        if crd.spec.names.kind != "MondayConnector" {
+            continue;
         }
-        crds.patch(
-            &name,
-            &PatchParams::apply("monday-operator-tests").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply crd");
-        tokio::time::timeout(
-            Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
-        )
-        .await
-        .expect("crd established in time")
-        .expect("watch crd");
+        for v in &mut crd.spec.versions {
+            let props = v
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+                .and_then(|s| s.properties.as_mut())
+                .expect("schema properties");
+            props.insert(
+                "spec".into(),
+                JSONSchemaProps {
+                    type_: Some("object".into()),
+                    x_kubernetes_preserve_unknown_fields: Some(true),
+                    ..Default::default()
+                },
+            );
+        }
     }
+    support::apply_crds(client, crds).await;
 }
 
 fn raw_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {

@@ -112,13 +112,23 @@ pub async fn namespace(client: &kube::Client, prefix: &str) -> String {
 /// Applies every CRD of the operator (server-side apply, idempotent) and waits until each is
 /// Established; every test binary that creates custom objects starts with it.
 pub async fn install_crds(client: &kube::Client) {
+    apply_crds(client, monday_operator::api::crds()).await;
+}
+
+/// Applies `crds` (server-side) and waits until each is Established.
+pub async fn apply_crds(
+    client: &kube::Client,
+    crds: Vec<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    >,
+) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Api, Patch, PatchParams};
     use kube::runtime::wait::{await_condition, conditions};
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in monday_operator::api::crds() {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds {
         let name = crd.metadata.name.clone().expect("crd name");
-        crds.patch(
+        api.patch(
             &name,
             &PatchParams::apply("monday-operator-tests").force(),
             &Patch::Apply(&crd),
@@ -127,7 +137,7 @@ pub async fn install_crds(client: &kube::Client) {
         .expect("apply crd");
         tokio::time::timeout(
             Duration::from_secs(30),
-            await_condition(crds.clone(), &name, conditions::is_crd_established()),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
         )
         .await
         .expect("crd established in time")
