@@ -12,16 +12,14 @@ use controller_support::*;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use monday_emulator::{Config, Emulator, Size};
-use monday_operator::api::MondayConnector;
+use monday_operator::api::access_grant::FINALIZER as GRANT_FINALIZER;
+use monday_operator::api::{MondayAccessGrant, MondayConnector};
 use serde_json::json;
 
-/// The operator's CRDs, with the connector's `spec` accepting anything.
+/// The operator's CRDs, with the `spec` of both kinds accepting anything.
 async fn install_loose_crds(client: &kube::Client) {
     let mut crds = monday_operator::api::crds();
     for crd in &mut crds {
-        if crd.spec.names.kind != "MondayConnector" {
-            continue;
-        }
         for v in &mut crd.spec.versions {
             let props = v
                 .schema
@@ -43,11 +41,14 @@ async fn install_loose_crds(client: &kube::Client) {
 }
 
 fn raw_api(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::erase::<MondayConnector>(&()),
-    )
+    raw_api_of::<MondayConnector>(client, ns)
+}
+
+fn raw_api_of<K: kube::Resource<DynamicType = ()>>(
+    client: &kube::Client,
+    ns: &str,
+) -> Api<DynamicObject> {
+    Api::namespaced_with(client.clone(), ns, &ApiResource::erase::<K>(&()))
 }
 
 /// Creates a connector whose `secretRef` is a string: the apiserver (loose schema) takes it, the
@@ -68,7 +69,11 @@ async fn create_unreadable(client: &kube::Client, ns: &str, name: &str, finalize
 
 /// The Ready condition of a connector read as plain JSON: (status, reason).
 async fn raw_ready(client: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
-    let o = raw_api(client, ns).get_opt(name).await.expect("get")?;
+    raw_ready_in(&raw_api(client, ns), name).await
+}
+
+async fn raw_ready_in(api: &Api<DynamicObject>, name: &str) -> Option<(String, String)> {
+    let o = api.get_opt(name).await.expect("get")?;
     let conds = o.data.pointer("/status/conditions")?.as_array()?.clone();
     conds.iter().find(|c| c["type"] == "Ready").map(|c| {
         (
@@ -194,4 +199,123 @@ async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
         assert!(Instant::now() < deadline, "deletion did not complete");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An unreadable MondayAccessGrant: reported, it keeps its finalizer when deleted (so no
+/// revocation is skipped silently), and the other grants still expire on time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_grant_is_reported_and_others_still_expire() {
+    let client = support::client().await;
+    install_loose_crds(&client).await;
+    let ns = support::namespace(&client, "grant-invalid").await;
+    let emu = Emulator::start(Config::edge()).expect("emulator");
+    put_secret(
+        &client,
+        &ns,
+        "tok",
+        &[
+            ("BATON_MONDAY_API_KEY", emu.admin_token()),
+            ("BATON_PROVISIONING", "true"),
+        ],
+    )
+    .await;
+    create_connector(
+        &client,
+        &ns,
+        "acme",
+        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
+    )
+    .await;
+    let grants = raw_api_of::<MondayAccessGrant>(&client, &ns);
+    let grant = |name: &str, spec: serde_json::Value, finalizers: &[&str]| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
+            "metadata": {"name": name, "finalizers": finalizers},
+            "spec": spec,
+        }))
+        .expect("grant")
+    };
+    let unreadable = json!({"connectorRef": "acme", "principal": 102});
+    for (name, fin) in [("broken", vec![]), ("broken-held", vec![GRANT_FINALIZER])] {
+        grants
+            .create(
+                &PostParams::default(),
+                &grant(name, unreadable.clone(), &fin),
+            )
+            .await
+            .expect("create unreadable grant");
+    }
+    let _op = Operator::start(&ns).await;
+    let wanted = "board:413:subscriber:user:102";
+    let has = || emu.ground_truth().grants.iter().any(|g| g == wanted);
+    assert!(!has());
+    grants
+        .create(
+            &PostParams::default(),
+            &grant(
+                "jit",
+                json!({"connectorRef": {"name": "acme"}, "principal": {"userId": "102"},
+                       "entitlement": "board:413:subscriber", "duration": "8s", "reason": "test"}),
+                &[],
+            ),
+        )
+        .await
+        .expect("create grant");
+    let phase = |name: &'static str| {
+        let grants = grants.clone();
+        async move {
+            grants.get(name).await.expect("get").data["status"]["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while phase("jit").await != "Granted" {
+        assert!(Instant::now() < deadline, "jit never Granted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(has(), "granted in Monday");
+    while phase("jit").await != "Expired" {
+        assert!(Instant::now() < deadline, "jit never Expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!has(), "revoked at expiry");
+
+    for name in ["broken", "broken-held"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while raw_ready_in(&grants, name).await != Some(("False".into(), "InvalidObject".into())) {
+            assert!(Instant::now() < deadline, "{name} not reported");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Deleting an unreadable grant that may hold access: the finalizer stays, and status says why.
+    grants
+        .delete("broken-held", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let o = grants.get("broken-held").await.expect("still there");
+        let message = o.data["status"]["conditions"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        if message.contains("cannot revoke") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no revoke warning: {message}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Removing the finalizer by hand (as the message says) lets it go.
+    grants
+        .patch(
+            "broken-held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("remove finalizer");
 }

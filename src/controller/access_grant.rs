@@ -22,7 +22,7 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
-use kube::core::PartialObjectMeta;
+use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -69,7 +69,7 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn backoff(&self, obj: &MondayAccessGrant) -> Duration {
+    fn backoff(&self, obj: &impl Resource) -> Duration {
         let mut m = self.failures.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(key(obj)).or_default();
         *n = n.saturating_add(1);
@@ -83,7 +83,7 @@ impl Ctx {
     }
 }
 
-fn key(obj: &MondayAccessGrant) -> (String, String) {
+fn key(obj: &impl Resource) -> (String, String) {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
@@ -93,7 +93,8 @@ pub async fn run(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let grants: Api<MondayAccessGrant> = match &config.namespace {
+    // Guarded: one unreadable grant must not stop the expiry of all the others.
+    let grants: Api<DeserializeGuard<MondayAccessGrant>> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
@@ -124,7 +125,10 @@ pub async fn run(
             watcher::Config::default(),
             move |c: PartialObjectMeta<MondayConnector>| {
                 let name = c.name_any();
-                super::referrers(&store, c.namespace(), |g| g.spec.connector_ref.name == name)
+                super::referrers(&store, c.namespace(), |g| {
+                    g.0.as_ref()
+                        .is_ok_and(|g| g.spec.connector_ref.name == name)
+                })
             },
         )
         .graceful_shutdown_on(shutdown)
@@ -137,14 +141,43 @@ pub async fn run(
         .await;
 }
 
-async fn reconcile(obj: Arc<MondayAccessGrant>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+async fn reconcile(
+    obj: Arc<DeserializeGuard<MondayAccessGrant>>,
+    ctx: Arc<Ctx>,
+) -> Result<Action, Error> {
     let ns = obj.namespace().ok_or(Error::MissingNamespace)?;
-    let api: Api<MondayAccessGrant> = Api::namespaced(ctx.client.clone(), &ns);
     // Act on the latest object, not the watch cache: right after a status write the cache can
     // still hold an older version, and acting on a stale phase could grant again after an expiry.
-    let Some(obj) = api.get_opt(&obj.name_any()).await?.map(Arc::new) else {
+    let guarded: Api<DeserializeGuard<MondayAccessGrant>> =
+        Api::namespaced(ctx.client.clone(), &ns);
+    let Some(fresh) = guarded.get_opt(&obj.name_any()).await? else {
         return Ok(Action::await_change());
     };
+    let obj = match fresh.0 {
+        Ok(g) => Arc::new(g),
+        Err(ref invalid) => {
+            // Unreadable: nothing can be granted or revoked, and the finalizer stays so that
+            // deleting the object cannot silently skip a revocation.
+            let meta = fresh.meta();
+            let deleting = meta.deletion_timestamp.is_some()
+                && meta.finalizers.iter().flatten().any(|f| f == FINALIZER);
+            let message = if deleting {
+                format!(
+                    "the operator cannot read this MondayAccessGrant ({}), so it cannot revoke what it granted: fix the object, or revoke in Monday.com and remove the finalizer {FINALIZER} by hand",
+                    invalid.error
+                )
+            } else {
+                format!(
+                    "the operator cannot read this MondayAccessGrant ({}); nothing is granted, revoked or expired until the object is fixed",
+                    invalid.error
+                )
+            };
+            super::report_unreadable(&ctx.client, &ctx.recorder, &fresh, &invalid.error, message)
+                .await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let api: Api<MondayAccessGrant> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(o) => apply(o, &ctx).await,
@@ -155,8 +188,12 @@ async fn reconcile(obj: Arc<MondayAccessGrant>, ctx: Arc<Ctx>) -> Result<Action,
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-fn error_policy(obj: Arc<MondayAccessGrant>, err: &Error, ctx: Arc<Ctx>) -> Action {
-    let delay = ctx.backoff(&obj);
+fn error_policy(
+    obj: Arc<DeserializeGuard<MondayAccessGrant>>,
+    err: &Error,
+    ctx: Arc<Ctx>,
+) -> Action {
+    let delay = ctx.backoff(&*obj);
     tracing::warn!(namespace = obj.namespace().unwrap_or_default(), name = %obj.name_any(), error = %err, retry_in = ?delay, "access grant reconcile failed");
     Action::requeue(delay)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::core::error_boundary::InvalidObject;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::Action;
@@ -88,9 +88,6 @@ fn key_of(obj: &impl Resource) -> Key {
     (obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// Status reason (and Event reason) for a connector the operator cannot read.
-pub const INVALID_OBJECT: &str = "InvalidObject";
-
 /// A connector these types cannot read (say, written for a newer schema): it gets a Warning Event
 /// and `Ready=False`/`InvalidObject` (its other status is kept), syncs nothing, and its deletion
 /// still removes the snapshots and the finalizer.
@@ -123,43 +120,7 @@ async fn unreadable(
         "the operator cannot read this MondayConnector ({}); nothing is synced until the object is fixed",
         invalid.error
     );
-    // Its status may still parse: keep it, and only set Ready.
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        ctx.client.clone(),
-        &key.0,
-        &ApiResource::erase::<MondayConnector>(&()),
-    );
-    let raw = api.get(&key.1).await?;
-    let mut conds: Vec<Condition> = raw
-        .data
-        .pointer("/status/conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
-    let ready = conditions::new(
-        conditions::READY,
-        false,
-        INVALID_OBJECT,
-        message.clone(),
-        meta.generation,
-    );
-    if conditions::merge(&mut conds, vec![ready], jiff::Timestamp::now()) {
-        tracing::warn!(namespace = %key.0, name = %key.1, error = %invalid.error, "cannot read this MondayConnector");
-        api.patch_status(
-            &key.1,
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"status": {"conditions": conds}})),
-        )
-        .await?;
-        publish(
-            ctx,
-            obj,
-            EventType::Warning,
-            INVALID_OBJECT,
-            "Read",
-            message,
-        )
-        .await;
-    }
+    super::report_unreadable(&ctx.client, &ctx.recorder, obj, &invalid.error, message).await?;
     Ok(Action::await_change())
 }
 

@@ -25,11 +25,13 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::Resource;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
@@ -343,6 +345,65 @@ where
         .reflect(writer)
         .applied_objects();
     (stream, reader)
+}
+
+/// Status and Event reason for an object these types cannot read.
+pub const INVALID_OBJECT: &str = "InvalidObject";
+
+/// Reports an object these types cannot read (say, written for a newer schema): `Ready=False`,
+/// reason `InvalidObject`, set in whatever status it has (the rest is kept), and one Warning Event
+/// when that condition changes; nothing is written when it already says so.
+pub(crate) async fn report_unreadable<K>(
+    client: &kube::Client,
+    recorder: &Recorder,
+    obj: &DeserializeGuard<K>,
+    error: &str,
+    message: String,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    let meta = obj.meta();
+    let (ns, name) = (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    );
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &ns, &ApiResource::erase::<K>(&()));
+    let raw = api.get(&name).await?;
+    let mut conds: Vec<Condition> = raw
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let ready = crate::api::conditions::new(
+        crate::api::conditions::READY,
+        false,
+        INVALID_OBJECT,
+        message.clone(),
+        meta.generation,
+    );
+    if !crate::api::conditions::merge(&mut conds, vec![ready], jiff::Timestamp::now()) {
+        return Ok(());
+    }
+    tracing::warn!(namespace = %ns, name = %name, kind = %K::kind(&()), error, "cannot read this object");
+    api.patch_status(
+        &name,
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"status": {"conditions": conds}})),
+    )
+    .await?;
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: INVALID_OBJECT.into(),
+        note: Some(message),
+        action: "Read".into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&ev, &obj.object_ref(&())).await {
+        tracing::warn!(error = %e, "could not publish Event");
+    }
+    Ok(())
 }
 
 /// What a watched object's change maps to: the cached objects in its namespace that name it.
