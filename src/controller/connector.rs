@@ -220,12 +220,9 @@ async fn apply(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error
     // A finished sync that status does not show yet. Once the object we read shows it, forget it.
     let mut outcome = ctx.tasks.outcome(&key);
     if let Some(o) = &outcome
-        && st
-            .last_sync_time
-            .as_ref()
-            .is_some_and(|t| ts(t) >= o.finished)
+        && status_shows(&st, o)
     {
-        ctx.tasks.consume(&key, o.finished);
+        ctx.tasks.consume(&key, o.seq);
         outcome = None;
     }
     if let Some(o) = &outcome {
@@ -351,7 +348,7 @@ async fn apply(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error
     }
     ctx.reconcile_succeeded(&key);
     if let Some(o) = &outcome
-        && ctx.tasks.mark_published(&key, o.finished)
+        && ctx.tasks.mark_published(&key, o.seq)
     {
         publish_outcome_events(&obj, &before, &st, o, ctx).await;
     }
@@ -371,6 +368,22 @@ async fn apply(obj: Arc<MondayConnector>, ctx: &Context) -> Result<Action, Error
             None => Action::requeue(Duration::from_secs(5)),
         },
     })
+}
+
+/// Whether `st` already holds what `o` writes. Not by time alone: times have whole seconds, and a
+/// sync-now that ends in the same second as the sync before it must still be recorded (else its
+/// request looks unanswered and starts another sync).
+fn status_shows(st: &MondayConnectorStatus, o: &Outcome) -> bool {
+    let time = st
+        .last_sync_time
+        .as_ref()
+        .is_some_and(|t| ts(t) >= o.finished);
+    let request = o.request.is_none() || st.last_sync_request == o.request;
+    let result = match &o.result {
+        Ok(r) => st.snapshot.as_ref().is_some_and(|s| s.sync_id == r.sync_id),
+        Err(f) => st.last_error.as_deref() == Some(f.message.as_str()),
+    };
+    time && request && result
 }
 
 /// Whether the error recorded in status is one that retries with backoff.
@@ -717,6 +730,33 @@ mod tests {
         let mut st = MondayConnectorStatus::default();
         conditions::merge(&mut st.conditions, conds, jiff::Timestamp::UNIX_EPOCH);
         st
+    }
+
+    #[test]
+    fn an_outcome_in_the_same_second_is_not_taken_as_shown() {
+        let t = jiff::Timestamp::from_second(1_800_000_000).expect("time");
+        let st = MondayConnectorStatus {
+            last_sync_time: Some(Time(t)),
+            last_error: Some("boom".into()),
+            ..Default::default()
+        };
+        let outcome = |request: Option<&str>, message: &str| Outcome {
+            finished: t,
+            seq: 7,
+            duration: Duration::from_millis(30),
+            result: Err(super::super::tasks::SyncFailure {
+                reason: "ServerError",
+                message: message.into(),
+                transient: true,
+            }),
+            revision: "1/abc".into(),
+            request: request.map(str::to_string),
+            published: false,
+        };
+        assert!(status_shows(&st, &outcome(None, "boom")));
+        // A sync-now answered within the same second: its request is not in status yet.
+        assert!(!status_shows(&st, &outcome(Some("req-1"), "boom")));
+        assert!(!status_shows(&st, &outcome(None, "another error")));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
@@ -23,6 +23,9 @@ pub type Key = (String, String);
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub finished: jiff::Timestamp,
+    /// Identifies this outcome: `finished` has whole seconds only, and two syncs (a sync-now
+    /// right after a scheduled one) can end within the same second.
+    pub seq: u64,
     pub duration: Duration,
     pub result: Result<SyncReport, SyncFailure>,
     /// The inputs it ran with (see `MondayConnectorStatus::synced_revision`).
@@ -68,6 +71,7 @@ pub struct Tasks {
     entries: Mutex<HashMap<Key, Entry>>,
     limit: Arc<Semaphore>,
     in_flight: AtomicUsize,
+    next_seq: AtomicU64,
     stopping: AtomicBool,
     timeout: Duration,
     trigger: UnboundedSender<ObjectRef<DeserializeGuard<MondayConnector>>>,
@@ -85,6 +89,7 @@ impl Tasks {
             entries: Mutex::default(),
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
             in_flight: AtomicUsize::new(0),
+            next_seq: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
             timeout,
             trigger,
@@ -109,9 +114,9 @@ impl Tasks {
     /// Forgets the outcome once the status the reconciler reads holds it (only if no newer one
     /// replaced it meanwhile). Until then a reconcile on a stale cached object re-applies it,
     /// instead of writing a status that lacks the sync.
-    pub fn consume(&self, key: &Key, finished: jiff::Timestamp) {
+    pub fn consume(&self, key: &Key, seq: u64) {
         if let Some(e) = self.lock().get_mut(key)
-            && e.outcome.as_ref().is_some_and(|o| o.finished == finished)
+            && e.outcome.as_ref().is_some_and(|o| o.seq == seq)
         {
             e.outcome = None;
         }
@@ -119,12 +124,12 @@ impl Tasks {
 
     /// Marks the outcome's Events as published, so a re-applied outcome does not repeat them.
     /// Returns false when they were already published.
-    pub fn mark_published(&self, key: &Key, finished: jiff::Timestamp) -> bool {
+    pub fn mark_published(&self, key: &Key, seq: u64) -> bool {
         let mut map = self.lock();
         let Some(o) = map
             .get_mut(key)
             .and_then(|e| e.outcome.as_mut())
-            .filter(|o| o.finished == finished)
+            .filter(|o| o.seq == seq)
         else {
             return false;
         };
@@ -242,6 +247,7 @@ impl Tasks {
             .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         let outcome = Outcome {
             finished,
+            seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
             published: false,
             duration,
             result,
