@@ -149,9 +149,9 @@ fn main() -> Result<()> {
                 && !board.subscribers.contains(&u.id)
                 && !board.owners.contains(&u.id)
         })?;
-        Some((board.id, user.email.clone()))
+        Some((board.id, user.id, user.email.clone()))
     });
-    let Some((board, email)) = pick else {
+    let Some((board, user_id, email)) = pick else {
         bail!("the tenant has no board with a member missing from it")
     };
     let grant = std::fs::read_to_string(root.join("config/samples/access_grant.yaml"))?;
@@ -178,7 +178,8 @@ fn main() -> Result<()> {
 
     println!("   waiting for the sync the grant requested…");
     let entitlement = format!("board:{board}:subscriber");
-    wait_for_snapshot_grant(&data_dir, &entitlement, Duration::from_secs(60))?;
+    let grant_id = format!("{entitlement}:user:{user_id}");
+    wait_for_snapshot_grant(&data_dir, &grant_id, Duration::from_secs(60))?;
 
     step("What you see");
     println!("$ kubectl get mcon,mgrant -n {NAMESPACE} -o wide");
@@ -201,28 +202,23 @@ fn main() -> Result<()> {
     }
 }
 
-/// Waits until the connector's snapshot holds a grant of `entitlement` to a user the JIT grant added.
-fn wait_for_snapshot_grant(data_dir: &Path, entitlement: &str, timeout: Duration) -> Result<()> {
+/// Waits until the connector's newest snapshot holds `grant_id`. The user had no such access
+/// before the JIT grant, so its presence proves the requested sync ran (which may already have
+/// happened by the time we look: a small tenant syncs in well under a second).
+fn wait_for_snapshot_grant(data_dir: &Path, grant_id: &str, timeout: Duration) -> Result<()> {
     use monday_operator::baton::C1zReader;
     let deadline = Instant::now() + timeout;
-    let before = find_snapshot(data_dir)
-        .and_then(|p| C1zReader::open(&p).ok())
-        .and_then(|r| r.latest_finished_sync().ok().flatten())
-        .map(|run| run.sync_id);
     while Instant::now() < deadline {
         if let Some(p) = find_snapshot(data_dir)
             && let Ok(r) = C1zReader::open(&p)
             && let Ok(Some(run)) = r.latest_finished_sync()
-            && Some(&run.sync_id) != before.as_ref()
-            && r.grant_ids(&run.sync_id)?
-                .iter()
-                .any(|g| g.starts_with(entitlement))
+            && r.grant_ids(&run.sync_id)?.iter().any(|g| g == grant_id)
         {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    bail!("the snapshot did not pick up {entitlement} within {timeout:?}")
+    bail!("the snapshot did not pick up {grant_id} within {timeout:?}")
 }
 
 /// Who has what, from the newest snapshot the operator wrote.
