@@ -155,10 +155,17 @@ impl crate::monday::ClientObserver for RequestObserver {
         _elapsed: std::time::Duration,
         _complexity: Option<i64>,
     ) {
+        // The code comes from the endpoint's answer (and `apiUrl` is user-set): only short
+        // code-shaped values become label values.
+        let code_like = !outcome.is_empty()
+            && outcome.len() <= 64
+            && outcome
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b' '));
         self.0
             .monday_requests
             .get_or_create(&OutcomeLabels {
-                outcome: outcome.to_string(),
+                outcome: if code_like { outcome } else { "other" }.to_string(),
             })
             .inc();
     }
