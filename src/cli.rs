@@ -5,12 +5,10 @@ pub mod provision;
 
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::engine::SyncReport;
-
-/// Environment variable the token is read from, as in the old hosted-connector set-up.
-pub const TOKEN_ENV: &str = "BATON_MONDAY_API_KEY";
+use crate::settings::{self, MONDAY_API_KEY as TOKEN_ENV};
 
 /// Why a token could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +40,7 @@ pub fn read_token(token_file: Option<&Path>) -> Result<SecretString, TokenError>
             Err(_) => return Err(TokenError::Missing),
         },
     };
-    let trimmed = raw.expose_secret().trim();
-    if trimmed.is_empty() {
-        return Err(TokenError::Empty(from));
-    }
-    Ok(SecretString::from(trimmed.to_string()))
+    settings::token_from_text(&raw).ok_or(TokenError::Empty(from))
 }
 
 /// The one-screen summary printed after `monday-operator sync`.

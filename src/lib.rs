@@ -10,5 +10,8 @@ pub mod controller;
 pub mod engine;
 pub mod metrics;
 pub mod monday;
+pub mod reason;
 pub mod server;
+pub mod settings;
 pub mod telemetry;
+pub mod time;

@@ -30,7 +30,7 @@ enum Command {
 #[derive(clap::Args)]
 struct SyncArgs {
     /// Monday.com GraphQL endpoint.
-    #[arg(long, default_value = monday_operator::api::connector::DEFAULT_API_URL)]
+    #[arg(long, default_value = monday_operator::monday::DEFAULT_API_URL)]
     api_url: String,
     /// The .c1z file to write (the previous sync in it is kept for `baton diff`).
     #[arg(long, default_value = "sync.c1z")]
@@ -38,9 +38,9 @@ struct SyncArgs {
     /// Read the token from this file instead of BATON_MONDAY_API_KEY.
     #[arg(long)]
     token_file: Option<std::path::PathBuf>,
-    /// Sync only these resource types (comma-separated: role,team,workspace,board).
-    #[arg(long, value_delimiter = ',')]
-    resource_types: Option<Vec<String>>,
+    /// Sync only these resource types, comma-separated (`user` is always synced).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    resource_types: Option<Vec<monday_operator::engine::ResourceType>>,
     /// Log format on stderr (levels come from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
     log_format: monday_operator::telemetry::LogFormat,
@@ -75,6 +75,7 @@ fn run() -> anyhow::Result<()> {
             };
             let opts = monday_operator::engine::SyncOptions {
                 resource_types: args.resource_types.map(|v| v.into_iter().collect()),
+                observer: None,
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let report = runtime
@@ -138,7 +139,7 @@ struct RunArgs {
 }
 
 fn go_duration(s: &str) -> Result<std::time::Duration, String> {
-    monday_operator::controller::schedule::parse_go_duration(s).map_err(|e| e.to_string())
+    monday_operator::time::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 fn run_operator(args: RunArgs) -> anyhow::Result<()> {

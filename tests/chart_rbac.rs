@@ -228,13 +228,7 @@ fn ready(connector: &Value) -> Option<(String, String)> {
 
 /// Secret + connector in `ns`, then: Ready=True, a snapshot on disk, Events, the finalizer, and
 /// a delete that the finalizer completes.
-async fn full_connector_cycle(
-    op: &Operator,
-    ns: &str,
-    data: &Path,
-    kubeconfig: &Path,
-    scope: Option<&str>,
-) {
+async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
     let emu = Emulator::start(Config::edge()).expect("emulator");
     apply(&[&json!({
         "apiVersion": "v1", "kind": "Secret",
@@ -304,33 +298,8 @@ async fn full_connector_cycle(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    if GRANT_CONTROLLER_WIRED {
-        jit_grant_to_expiry(op, ns, &emu).await;
-    } else {
-        // `monday-operator run` does not start the grant controller yet: run that controller's
-        // code in-process, authenticated as the same ServiceAccount, so its permissions are
-        // proven all the same. Once the binary runs it, the binary is what gets proven.
-        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .expect("config");
-        let client = kube::Client::try_from(cfg).expect("client");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = monday_operator::controller::access_grant::Config {
-            namespace: scope.map(String::from),
-            identity: "rbac-proof".into(),
-        };
-        let task = tokio::spawn(monday_operator::controller::access_grant::run(
-            client,
-            config,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        jit_grant_to_expiry(op, ns, &emu).await;
-        let _ = tx.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    }
+    // The binary runs the MondayAccessGrant controller too: its permissions are proven here.
+    jit_grant_to_expiry(op, ns, &emu).await;
 
     // Delete: the operator's finalizer removes the snapshot, then lets the object go.
     let out = support::kubectl(&[
@@ -354,27 +323,6 @@ async fn full_connector_cycle(
     assert!(!snapshot.exists(), "snapshot removed by the finalizer");
     op.assert_no_forbidden();
 }
-
-/// Whether `monday-operator run` starts the MondayAccessGrant controller (read from the source at
-/// compile time). Until it does, the test runs that controller in-process with the same identity.
-const GRANT_CONTROLLER_WIRED: bool = {
-    let src = include_str!("../src/controller/mod.rs").as_bytes();
-    let needle = b"access_grant::run(";
-    let mut i = 0;
-    let mut found = false;
-    while i + needle.len() <= src.len() {
-        let mut j = 0;
-        while j < needle.len() && src[i + j] == needle[j] {
-            j += 1;
-        }
-        if j == needle.len() {
-            found = true;
-            break;
-        }
-        i += 1;
-    }
-    found
-};
 
 fn phase(grant: &Value) -> &str {
     grant["status"]["phase"].as_str().unwrap_or("")
@@ -503,7 +451,7 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
         assert!(Instant::now() < deadline, "no Lease:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    full_connector_cycle(&op, &user_ns, &data, &kubeconfig, None).await;
+    full_connector_cycle(&op, &user_ns, &data).await;
     let rv = |l: Option<Value>| l.map(|l| l["metadata"]["resourceVersion"].clone());
     let before = rv(get_json(&["lease", "monday-operator-leader", "-n", &op_ns]));
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -597,7 +545,7 @@ async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
         &data,
         dir.path().join("operator.log"),
     );
-    full_connector_cycle(&op, &watched, &data, &kubeconfig, Some(&watched)).await;
+    full_connector_cycle(&op, &watched, &data).await;
 
     for args in [
         vec!["get", "secret", "unrelated", "-n", other.as_str()],

@@ -158,3 +158,30 @@ fn failures_exit_non_zero_with_one_line_and_leave_the_file() {
     );
     assert_eq!(std::fs::read(&file).expect("read"), before);
 }
+
+#[test]
+fn an_unknown_resource_type_is_a_usage_error_that_lists_the_valid_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sync.c1z");
+    let out = Command::new(env!("CARGO_BIN_EXE_monday-operator"))
+        .args([
+            "sync",
+            "--api-url",
+            "http://127.0.0.1:9",
+            "--resource-types",
+            "boards",
+            "--file",
+        ])
+        .arg(&file)
+        .env("BATON_MONDAY_API_KEY", "tok")
+        .output()
+        .expect("run");
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "usage error: {err}");
+    assert!(err.contains("boards"), "{err}");
+    assert!(
+        err.contains("possible values: user, role, team, workspace, board"),
+        "{err}"
+    );
+    assert!(!file.exists(), "nothing synced");
+}

@@ -4,10 +4,12 @@
 //! deletion revokes, pre-existing access survives, provisioning off leaves Monday untouched,
 //! per-user errors become conditions, and the next snapshot contains the grant.
 
+mod controller_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
+use controller_support::Operator;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -15,7 +17,6 @@ use monday_emulator::{Config, Emulator, EmulatorHandle};
 use monday_operator::api::access_grant::Phase;
 use monday_operator::api::connector::SYNC_REQUESTED_ANNOTATION;
 use monday_operator::api::{MondayAccessGrant, MondayConnector};
-use monday_operator::controller::access_grant;
 use serde_json::{Value, json};
 
 use support::install_crds;
@@ -53,36 +54,6 @@ async fn setup(
         .await
         .expect("create connector");
     ns
-}
-
-/// The controller as a task that a test can stop (a restart is stop + start).
-struct Operator {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Operator {
-    fn start(client: &kube::Client, ns: &str) -> Operator {
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let cfg = access_grant::Config {
-            namespace: Some(ns.to_string()),
-            identity: "jit-test".into(),
-        };
-        let task = tokio::spawn(access_grant::run(client.clone(), cfg, async move {
-            let _ = rx.await;
-        }));
-        Operator {
-            stop: Some(tx),
-            task,
-        }
-    }
-    async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.task).await;
-        self.task.abort();
-    }
 }
 
 fn grant_obj(name: &str, principal: Value, entitlement: &str, extra: Value) -> MondayAccessGrant {
@@ -132,7 +103,7 @@ fn ready_reason(g: &MondayAccessGrant) -> Option<String> {
         s.conditions
             .iter()
             .find(|c| c.type_ == "Ready")
-            .map(|c| c.reason.clone())
+            .map(|c| c.reason.to_string())
     })
 }
 
@@ -146,7 +117,7 @@ async fn grants_expire_on_time_across_a_restart() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-exp", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
 
     // (object name, principal, entitlement, Baton grant that must come and go)
     let cases = [
@@ -227,9 +198,9 @@ async fn grants_expire_on_time_across_a_restart() {
     assert!(conn.annotations().contains_key(SYNC_REQUESTED_ANNOTATION));
 
     // Restart between grant and expiry: the new process only has the stored status.
-    op.stop().await;
+    op.stop().await.expect("clean stop");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
 
     // Measure: poll Monday until each grant is gone.
     let mut pending: Vec<usize> = (0..cases.len()).collect();
@@ -277,7 +248,7 @@ async fn grants_expire_on_time_across_a_restart() {
     }
     // The role went back to viewer.
     assert!(has(&emu, "role:viewer:assigned:user:107"));
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +257,7 @@ async fn deletion_revokes_and_pre_existing_access_survives() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-del", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     let pp = PostParams::default();
 
     // Deleting before expiry revokes through the finalizer.
@@ -363,7 +334,7 @@ async fn deletion_revokes_and_pre_existing_access_survives() {
     }
     assert!(has(&emu, "board:401:subscriber:user:101"));
     assert!(has(&emu, "board:401:subscriber:team:201"));
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,7 +344,7 @@ async fn provisioning_disabled_leaves_monday_untouched() {
     // The Secret says BATON_PROVISIONING=true; the connector's spec overrides it.
     let ns = setup(&client, &emu, "jit-off", Some(false)).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     emu.reset_stats();
     api.create(
         &PostParams::default(),
@@ -413,7 +384,7 @@ async fn provisioning_disabled_leaves_monday_untouched() {
     })
     .await;
     assert!(has(&emu, "board:413:owner:user:102"));
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -422,7 +393,7 @@ async fn per_user_errors_become_conditions() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-err", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     let pp = PostParams::default();
     let me = emu.admin_user_id().to_string();
     for (name, p, e, reason) in [
@@ -470,7 +441,7 @@ async fn per_user_errors_become_conditions() {
         assert!(!ready.message.is_empty());
         assert!(!ready.message.contains(emu.admin_token()));
     }
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,7 +450,7 @@ async fn invite_and_account_lifecycle_through_grants() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-acct", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     let pp = PostParams::default();
     api.create(
         &pp,
@@ -524,7 +495,7 @@ async fn invite_and_account_lifecycle_through_grants() {
     })
     .await;
     assert_eq!(status(102), "Active");
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -533,7 +504,7 @@ async fn next_snapshot_contains_the_grant() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-snap", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     api.create(
         &PostParams::default(),
         &grant_obj(
@@ -590,7 +561,7 @@ async fn next_snapshot_contains_the_grant() {
         .expect("a sync");
     let grants = reader.grant_ids(&run.sync_id).expect("grants");
     assert!(grants.contains(&grant_id), "{grant_id} not in the snapshot");
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }
 
 async fn events(client: &kube::Client, ns: &str, name: &str) -> Vec<(String, String)> {
@@ -611,7 +582,7 @@ async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
     let client = support::client().await;
     let ns = setup(&client, &emu, "jit-retry", None).await;
     let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
-    let op = Operator::start(&client, &ns);
+    let op = Operator::start(&ns).await;
     let pp = PostParams::default();
 
     // Extension: 3s, then 6s while granted; the stored deadline moves and is kept.
@@ -711,5 +682,5 @@ async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
     })
     .await;
     assert!(!has(&emu, "board:413:subscriber:user:102"));
-    op.stop().await;
+    op.stop().await.expect("clean stop");
 }

@@ -10,6 +10,9 @@ use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Node, Schema};
 use monday_operator::monday::queries::ALL;
 
+#[path = "support/schema.rs"]
+mod schema;
+
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -26,14 +29,9 @@ fn trimmed() -> Valid<Schema> {
 /// hand-written schema), so its partial parse is accepted as-is: the checks below only need the
 /// type definitions, which survive those diagnostics.
 fn official() -> Valid<Schema> {
-    let path = manifest_dir().join("../shared/reference/monday-schema-2026-10.graphql");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the official Monday schema must be present at {} ({e}); it ships with the shared \
-             reference material on every development and CI machine",
-            path.display()
-        )
-    });
+    let path = schema::official_schema();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the official schema {}: {e}", path.display()));
     let schema = match Schema::parse(text, &path) {
         Ok(schema) => schema,
         Err(with_errors) => with_errors.partial,

@@ -4,16 +4,15 @@
 //! principal never reaches the operator, and the spec cannot be changed after creation except to
 //! extend the expiry: what was reviewed is what runs.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::conditions::Condition;
+
 /// Finalizer that revokes the access before the object goes away.
 pub const FINALIZER: &str = "iga.monday-operator.dev/revoke";
-
-/// The entitlement grammar, shared by the CEL rule and the documentation.
-pub const ENTITLEMENT_PATTERN: &str = "^(role:(admin|member|viewer|guest):assigned|team:[0-9]{1,20}:(member|owner)|(workspace|board):[0-9]{1,20}:(owner|subscriber)|account:(active|deactivated))$";
 
 /// Access to grant in Monday.com, on request and for a bounded time.
 ///
@@ -86,13 +85,13 @@ pub struct MondayAccessGrantSpec {
     /// expiry or deletion deactivates) or `account:deactivated` (deactivate; expiry or deletion
     /// reactivates). Pending invitations can be neither deactivated nor activated.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("entitlement is immutable"))]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^(role:(admin|member|viewer|guest):assigned|team:[0-9]{1,20}:(member|owner)|(workspace|board):[0-9]{1,20}:(owner|subscriber)|account:(active|deactivated))$')").message("entitlement must be role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active or account:deactivated"))]
+    #[x_kube(validation = kube::core::Rule::new(format!("self.matches('{}')", crate::engine::provision::entitlement_pattern())).message(format!("entitlement must be one of {}", crate::engine::provision::entitlement_forms()).as_str()))]
     #[schemars(length(max = 64))]
     pub entitlement: String,
 
     /// How long the access lasts from the moment it is granted (Go duration: `30m`, `8h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1s')").message("duration must be a Go duration such as 30m or 8h, at least 1s"))]
+    #[x_kube(validation = kube::core::Rule::new(format!("self.matches('{}') && duration(self) >= duration('1s')", crate::time::GO_DURATION_PATTERN)).message("duration must be a Go duration such as 30m or 8h, at least 1s"))]
     #[schemars(length(max = 32))]
     pub duration: Option<String>,
 
@@ -152,6 +151,9 @@ pub enum Phase {
     /// Not granted yet (waiting for the connector, provisioning, or a retry).
     #[default]
     Pending,
+    /// What the principal held is recorded and the grant is under way: Monday may already have
+    /// the access, so deleting the object revokes it.
+    Granting,
     /// Monday has the access.
     Granted,
     /// The expiry passed and the access was revoked (or was pre-existing and left alone).
@@ -166,7 +168,7 @@ pub enum Phase {
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MondayAccessGrantStatus {
-    /// Pending, Granted, Expired, Revoked or Failed.
+    /// Pending, Granting, Granted, Expired, Revoked or Failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// The `metadata.generation` this status describes.

@@ -1,14 +1,13 @@
 //! `MondayConnector`: one Monday.com account synced into the Baton access model on a schedule.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Secret key that holds the Monday.com API token in the old hosted-connector set-up.
-pub const DEFAULT_TOKEN_KEY: &str = "BATON_MONDAY_API_KEY";
-/// Monday.com's GraphQL endpoint.
-pub const DEFAULT_API_URL: &str = "https://api.monday.com/v2";
+use super::conditions::Condition;
+use crate::engine::ResourceType;
+
 /// Annotation whose new value asks for one sync right away.
 pub const SYNC_REQUESTED_ANNOTATION: &str = "iga.monday-operator.dev/sync-requested-at";
 
@@ -72,7 +71,7 @@ pub struct MondayConnectorSpec {
 
     /// How often to sync, as a Go-style duration (`30m`, `1h`, `1h30m`). At least `1m`.
     #[serde(default = "default_sync_interval")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m')").message("syncInterval must be a duration such as 30m or 1h, and at least 1m"))]
+    #[x_kube(validation = kube::core::Rule::new(format!("self.matches('{}') && duration(self) >= duration('1m')", crate::time::GO_DURATION_PATTERN)).message("syncInterval must be a duration such as 30m or 1h, and at least 1m"))]
     pub sync_interval: String,
 
     /// Stops scheduled syncs while true; the last snapshot and status are kept.
@@ -91,7 +90,7 @@ pub struct MondayConnectorSpec {
 
     /// Sync only these resource types (all when unset). `user` is always synced: every grant needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_types: Option<Vec<ResourceTypeName>>,
+    pub resource_types: Option<Vec<ResourceType>>,
 }
 
 /// A key in a Secret of the connector's namespace.
@@ -106,34 +105,16 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// A Baton resource type this connector can sync.
-#[derive(
-    JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourceTypeName {
-    /// Accounts (always synced).
-    User,
-    /// Base roles: admin, member, viewer, guest.
-    Role,
-    /// Teams and their members and owners.
-    Team,
-    /// Workspaces and their owners and subscribers.
-    Workspace,
-    /// Boards and their owners and subscribers.
-    Board,
-}
-
 fn default_sync_interval() -> String {
     "1h".to_string()
 }
 
 fn default_api_url() -> String {
-    DEFAULT_API_URL.to_string()
+    crate::monday::DEFAULT_API_URL.to_string()
 }
 
 fn default_token_key() -> String {
-    DEFAULT_TOKEN_KEY.to_string()
+    crate::settings::MONDAY_API_KEY.to_string()
 }
 
 /// Observed state of a connector, written only by the operator.
@@ -182,6 +163,24 @@ pub struct MondayConnectorStatus {
     /// request triggers exactly one sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_request: Option<String>,
+    /// Why the next sync waits longer than the interval: transient failures in a row, and when
+    /// Monday allows the next call. Kept in status so an operator restart continues the backoff.
+    /// Absent after a success or a failure that retrying cannot fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStatus>,
+}
+
+/// The retry state of a connector whose last syncs failed transiently.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStatus {
+    /// Transient failures in a row; the next attempt waits 30 s doubling per failure, at most
+    /// 15 min (and never longer than the interval).
+    pub failures: i64,
+    /// Monday said not to call before this time (its daily call limit resets then); the next
+    /// sync waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
 }
 
 /// The Monday.com account behind the token.

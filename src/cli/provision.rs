@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use crate::engine::provision::{self, BaseRole, Entitlement, GrantOptions, Principal};
-use crate::monday::{Client, ClientConfig};
+use crate::engine::{Connection, Session};
+use crate::reason::Reason;
 
 /// Done, or nothing to do because Monday was already in the asked state.
 pub const EXIT_OK: i32 = 0;
@@ -121,10 +122,7 @@ pub enum CommandError {
     #[error("{0}")]
     Usage(String),
     #[error("{message} (reason {reason})")]
-    Failed {
-        reason: &'static str,
-        message: String,
-    },
+    Failed { reason: Reason, message: String },
 }
 
 impl CommandError {
@@ -145,20 +143,13 @@ impl From<provision::ProvisionError> for CommandError {
     }
 }
 
-fn client(target: &Target) -> Result<Client, CommandError> {
+fn session(target: &Target) -> Result<Session, CommandError> {
     let token: SecretString = super::read_token(target.token_file.as_deref())
         .map_err(|e| CommandError::Usage(e.to_string()))?;
-    Client::new(
-        ClientConfig {
-            api_url: target.api_url.clone(),
-            ..Default::default()
-        },
+    Ok(Session::open(&Connection {
+        api_url: target.api_url.clone(),
         token,
-    )
-    .map_err(|e| CommandError::Failed {
-        reason: e.reason(),
-        message: e.to_string(),
-    })
+    })?)
 }
 
 fn entitlement(s: &str) -> Result<Entitlement, CommandError> {
@@ -190,16 +181,15 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
             target,
         } => {
             let (e, p) = (entitlement(e)?, principal(p)?);
-            let c = client(target)?;
-            let out = provision::grant(
-                &c,
-                &e,
-                &p,
-                GrantOptions {
-                    create_account: *create_account,
-                },
-            )
-            .await?;
+            let out = session(target)?
+                .grant(
+                    &e,
+                    &p,
+                    GrantOptions {
+                        create_account: *create_account,
+                    },
+                )
+                .await?;
             let mut line = if out.pre_existing {
                 format!("already granted: {}", out.grant_id)
             } else {
@@ -222,8 +212,9 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
             target,
         } => {
             let (e, p) = (entitlement(e)?, principal(p)?);
-            let c = client(target)?;
-            let out = provision::revoke(&c, &e, &p, previous_role.as_deref()).await?;
+            let out = session(target)?
+                .revoke(&e, &p, previous_role.as_deref())
+                .await?;
             Ok(match (out.already_absent, out.restored) {
                 (true, _) => format!("already absent: {e} for {p}"),
                 (false, Some(r)) => format!("revoked: {e} for {p}; restored {r}"),
@@ -237,8 +228,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         } => {
             let role = BaseRole::from_slug(role)
                 .ok_or_else(|| CommandError::Usage(format!("unknown role {role}")))?;
-            let c = client(target)?;
-            let out = provision::invite(&c, email, role).await?;
+            let out = session(target)?.invite(email, role).await?;
             Ok(if out.already_existed {
                 format!(
                     "account exists: user {} ({:?})",
@@ -254,7 +244,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         }
         ProvisionCommand::Deactivate { user: u, target } => {
             let who = user(u)?;
-            let out = provision::deactivate(&client(target)?, &who).await?;
+            let out = session(target)?.deactivate(&who).await?;
             Ok(if out.already {
                 format!("already deactivated: user {}", out.user_id)
             } else {
@@ -263,7 +253,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         }
         ProvisionCommand::Reactivate { user: u, target } => {
             let who = user(u)?;
-            let out = provision::reactivate(&client(target)?, &who).await?;
+            let out = session(target)?.reactivate(&who).await?;
             Ok(if out.already {
                 format!("already active: user {}", out.user_id)
             } else {

@@ -172,6 +172,55 @@ impl Elector {
     }
 }
 
+/// How holding the Lease ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// Given up on request (shutdown).
+    Released,
+    /// Taken by another replica, or not renewed in time.
+    Lost,
+}
+
+/// This process holds the Lease.
+pub struct Leader(Elector);
+
+/// Waits until this process holds the Lease; `None` when `shutdown` comes first.
+pub async fn lead(
+    client: kube::Client,
+    cfg: LeaseConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Option<Leader> {
+    let mut e = Elector::new(client, cfg);
+    tracing::info!(lease = %e.config().name, identity = %e.config().identity, "waiting for the leader Lease");
+    tokio::select! {
+        _ = e.acquire() => {
+            tracing::info!("became leader");
+            Some(Leader(e))
+        }
+        _ = shutdown => None,
+    }
+}
+
+impl Leader {
+    /// Renews the Lease until `release` is cancelled (then gives it up) or it is lost (then
+    /// cancels `stop`, so the controllers end).
+    pub async fn hold(
+        mut self,
+        stop: tokio_util::sync::CancellationToken,
+        release: tokio_util::sync::CancellationToken,
+    ) -> Held {
+        let held = tokio::select! {
+            _ = self.0.hold() => Held::Lost,
+            _ = release.cancelled() => Held::Released,
+        };
+        match held {
+            Held::Lost => stop.cancel(),
+            Held::Released => self.0.release().await,
+        }
+        held
+    }
+}
+
 /// Pod name when running in a pod (`POD_NAME` from the downward API), else hostname and pid.
 pub fn default_identity() -> String {
     if let Ok(pod) = std::env::var("POD_NAME")

@@ -5,10 +5,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use secrecy::SecretString;
 
+use crate::reason::Reason;
+use crate::settings::{self, InvalidBool};
+
 /// Keys of the hosted-connector Secret that this operator does not need.
-pub const IGNORED_KEYS: &[&str] = &["BATON_CLIENT_ID", "BATON_CLIENT_SECRET"];
-/// Key of the provisioning flag in the hosted-connector Secret.
-pub const PROVISIONING_KEY: &str = "BATON_PROVISIONING";
+pub const IGNORED_KEYS: &[&str] = &[settings::CLIENT_ID, settings::CLIENT_SECRET];
 
 /// What a usable Secret gave us.
 pub struct SecretInput {
@@ -20,10 +21,6 @@ pub struct SecretInput {
     /// Keys present that we ignore (see [`IGNORED_KEYS`]).
     pub ignored_keys: Vec<&'static str>,
 }
-
-/// A `BATON_PROVISIONING` value that is not one of Go's `strconv.ParseBool` spellings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidBool;
 
 /// Why a Secret cannot be used. Each variant is a `Connected` condition reason.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -39,31 +36,14 @@ pub enum SecretProblem {
 }
 
 impl SecretProblem {
-    /// CamelCase reason for the `Connected` condition.
-    pub fn reason(&self) -> &'static str {
+    /// The reason for the `Connected` condition.
+    pub fn reason(&self) -> Reason {
         match self {
-            SecretProblem::NotFound { .. } => "SecretNotFound",
-            SecretProblem::KeyMissing { .. } => "SecretKeyMissing",
-            SecretProblem::Empty { .. } => "EmptyToken",
-            SecretProblem::NotText { .. } => "MalformedToken",
+            SecretProblem::NotFound { .. } => Reason::SecretNotFound,
+            SecretProblem::KeyMissing { .. } => Reason::SecretKeyMissing,
+            SecretProblem::Empty { .. } => Reason::EmptyToken,
+            SecretProblem::NotText { .. } => Reason::MalformedToken,
         }
-    }
-}
-
-/// Reasons this module produces (so callers can tell a Secret problem from a Monday one).
-pub const REASONS: &[&str] = &[
-    "SecretNotFound",
-    "SecretKeyMissing",
-    "EmptyToken",
-    "MalformedToken",
-];
-
-/// Parses a boolean the way Go's `strconv.ParseBool` (and so the Baton tools) does.
-pub fn parse_go_bool(s: &str) -> Result<bool, InvalidBool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(InvalidBool),
     }
 }
 
@@ -83,20 +63,18 @@ pub fn interpret(
         name: name.into(),
         key: key.into(),
     })?;
-    // A token pasted from a file often ends with a newline; Monday tokens never contain spaces.
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(SecretProblem::Empty {
-            name: name.into(),
-            key: key.into(),
-        });
-    }
-    let token = SecretString::from(trimmed.to_string());
-    let provisioning = match data.get(PROVISIONING_KEY) {
+    let token =
+        settings::token_from_text(&SecretString::from(text.to_string())).ok_or_else(|| {
+            SecretProblem::Empty {
+                name: name.into(),
+                key: key.into(),
+            }
+        })?;
+    let provisioning = match data.get(settings::PROVISIONING) {
         None => Ok(None),
         Some(v) => std::str::from_utf8(&v.0)
             .map_err(|_| InvalidBool)
-            .and_then(|s| parse_go_bool(s.trim()))
+            .and_then(|s| settings::parse_go_bool(s.trim()))
             .map(Some),
     };
     let ignored_keys = IGNORED_KEYS
@@ -142,19 +120,6 @@ mod tests {
     }
 
     #[test]
-    fn go_bool_spellings() {
-        for t in ["1", "t", "T", "TRUE", "true", "True"] {
-            assert_eq!(parse_go_bool(t), Ok(true));
-        }
-        for f in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(parse_go_bool(f), Ok(false));
-        }
-        for bad in ["yes", "tRUE", "", "on", "2"] {
-            assert_eq!(parse_go_bool(bad), Err(InvalidBool));
-        }
-    }
-
-    #[test]
     fn seed_secret_works_unchanged() {
         let s = secret(&[
             ("BATON_CLIENT_ID", b"id"),
@@ -173,7 +138,7 @@ mod tests {
 
     #[test]
     fn problems_have_reasons() {
-        let r = |s: Option<Secret>| interpret(s, "s", "K").err().map(|e| e.reason());
+        let r = |s: Option<Secret>| interpret(s, "s", "K").err().map(|e| e.reason().as_str());
         assert_eq!(r(None), Some("SecretNotFound"));
         assert_eq!(r(Some(secret(&[("X", b"a")]))), Some("SecretKeyMissing"));
         assert_eq!(r(Some(secret(&[("K", b" \n")]))), Some("EmptyToken"));

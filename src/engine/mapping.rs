@@ -31,12 +31,68 @@ use crate::baton::{
 };
 use crate::monday::types::{AccountInfo, Board, Id, Team, User, UserStatus, Workspace};
 
+// One enum from the CRD's `resourceTypes` and the CLI's `--resource-types` down to the mapping.
+/// A Baton resource type this connector can sync.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    /// Accounts (always synced).
+    User,
+    /// Base roles: admin, member, viewer, guest.
+    Role,
+    /// Teams and their members and owners.
+    Team,
+    /// Workspaces and their owners and subscribers.
+    Workspace,
+    /// Boards and their owners and subscribers.
+    Board,
+}
+
+impl ResourceType {
+    /// Baton's resource type id.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Role => "role",
+            Self::Team => "team",
+            Self::Workspace => "workspace",
+            Self::Board => "board",
+        }
+    }
+
+    /// The type with this Baton id.
+    pub fn from_id(id: &str) -> Option<Self> {
+        [
+            Self::User,
+            Self::Role,
+            Self::Team,
+            Self::Workspace,
+            Self::Board,
+        ]
+        .into_iter()
+        .find(|t| t.id() == id)
+    }
+}
+
 /// Resource type ids, as Baton sees them.
-pub const USER: &str = "user";
-pub const ROLE: &str = "role";
-pub const TEAM: &str = "team";
-pub const WORKSPACE: &str = "workspace";
-pub const BOARD: &str = "board";
+pub const USER: &str = ResourceType::User.id();
+pub const ROLE: &str = ResourceType::Role.id();
+pub const TEAM: &str = ResourceType::Team.id();
+pub const WORKSPACE: &str = ResourceType::Workspace.id();
+pub const BOARD: &str = ResourceType::Board.id();
 
 /// Id of Monday's "everyone at the account" team.
 pub const EVERYONE_TEAM: &str = "-1";
@@ -69,14 +125,14 @@ pub struct Include {
 }
 
 impl Include {
-    /// All types, or the named subset.
-    pub fn from_names(names: Option<&BTreeSet<String>>) -> Self {
-        let has = |t: &str| names.is_none_or(|n| n.contains(t));
+    /// All types, or the given subset.
+    pub fn from_types(types: Option<&BTreeSet<ResourceType>>) -> Self {
+        let has = |t: ResourceType| types.is_none_or(|n| n.contains(&t));
         Self {
-            roles: has(ROLE),
-            teams: has(TEAM),
-            workspaces: has(WORKSPACE),
-            boards: has(BOARD),
+            roles: has(ResourceType::Role),
+            teams: has(ResourceType::Team),
+            workspaces: has(ResourceType::Workspace),
+            boards: has(ResourceType::Board),
         }
     }
 }

@@ -5,11 +5,12 @@
 
 pub mod mapping;
 pub mod provision;
+pub mod session;
 pub mod sync;
 
+pub use mapping::ResourceType;
 pub use provision::{
     BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
 };
-pub use sync::{
-    Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file, sync_to_file_observed,
-};
+pub use session::Session;
+pub use sync::{Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file};

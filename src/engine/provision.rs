@@ -18,6 +18,7 @@ use crate::monday::{
     Client, Id, MondayError, Role, SubscriberKind, UserError, UserStatus, UserSummary,
     WorkspaceList,
 };
+use crate::reason::Reason;
 
 /// A Monday base role, as Baton names it (`role:<slug>:assigned`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,14 +118,100 @@ pub enum Entitlement {
     AccountDeactivated,
 }
 
+/// The shape of the id part of an entitlement form.
+#[derive(Debug, Clone, Copy)]
+enum IdShape {
+    /// One of these names (base roles).
+    OneOf(&'static [&'static str]),
+    /// A Monday id: 1–20 digits (team `-1`, "everyone", is synthetic: it cannot be joined or
+    /// owned, so it is not a provisionable id).
+    Numeric,
+    /// No id (`account:<slug>` names the principal's own account).
+    None,
+}
+
+/// One form of provisionable entitlement: `<kind>[:<id>]:<slug>`.
+struct Form {
+    kind: &'static str,
+    id: IdShape,
+    slugs: &'static [&'static str],
+}
+
+/// The entitlement grammar: the parser walks this table and the CRD's validation rule is
+/// generated from it ([`entitlement_pattern`]), so the two cannot drift apart.
+const GRAMMAR: &[Form] = &[
+    Form {
+        kind: "role",
+        id: IdShape::OneOf(&["admin", "member", "viewer", "guest"]),
+        slugs: &["assigned"],
+    },
+    Form {
+        kind: "team",
+        id: IdShape::Numeric,
+        slugs: &["member", "owner"],
+    },
+    Form {
+        kind: "workspace",
+        id: IdShape::Numeric,
+        slugs: &["owner", "subscriber"],
+    },
+    Form {
+        kind: "board",
+        id: IdShape::Numeric,
+        slugs: &["owner", "subscriber"],
+    },
+    Form {
+        kind: "account",
+        id: IdShape::None,
+        slugs: &["active", "deactivated"],
+    },
+];
+
+fn alternatives(items: &[&str]) -> String {
+    match items {
+        [one] => (*one).to_string(),
+        many => format!("({})", many.join("|")),
+    }
+}
+
+/// A regular expression (RE2, as CEL's `matches` takes it) of every provisionable entitlement id.
+pub fn entitlement_pattern() -> String {
+    let forms: Vec<String> = GRAMMAR
+        .iter()
+        .map(|f| {
+            let id = match f.id {
+                IdShape::OneOf(names) => format!(":{}", alternatives(names)),
+                IdShape::Numeric => ":[0-9]{1,20}".to_string(),
+                IdShape::None => String::new(),
+            };
+            format!("{}{id}:{}", f.kind, alternatives(f.slugs))
+        })
+        .collect();
+    format!("^({})$", forms.join("|"))
+}
+
+/// The forms for people: `role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, …`.
+pub fn entitlement_forms() -> String {
+    GRAMMAR
+        .iter()
+        .map(|f| {
+            let id = match f.id {
+                IdShape::OneOf(names) => format!(":<{}>", names.join("|")),
+                IdShape::Numeric => ":<id>".to_string(),
+                IdShape::None => String::new(),
+            };
+            format!("{}{id}:{}", f.kind, f.slugs.join("|"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why an entitlement ID was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid entitlement {id:?}: {why}; expected role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active or account:deactivated"
-)]
+#[error("invalid entitlement {id:?}: {why}; expected {}", entitlement_forms())]
 pub struct EntitlementParseError {
     pub id: String,
-    pub why: &'static str,
+    pub why: String,
 }
 
 fn numeric_id(s: &str) -> bool {
@@ -135,56 +222,75 @@ impl FromStr for Entitlement {
     type Err = EntitlementParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |why| EntitlementParseError {
+        let err = |why: String| EntitlementParseError {
             id: s.to_string(),
             why,
         };
         let parts: Vec<&str> = s.split(':').collect();
-        match parts.as_slice() {
-            ["role", role, "assigned"] => BaseRole::from_slug(role)
-                .map(Entitlement::Role)
-                .ok_or_else(|| err("unknown base role")),
-            ["role", ..] => Err(err("role entitlements end in :assigned")),
-            ["account", "active"] => Ok(Entitlement::AccountActive),
-            ["account", "deactivated"] => Ok(Entitlement::AccountDeactivated),
-            [kind @ ("team" | "workspace" | "board"), id, slug] => {
-                // Team -1 ("everyone") is synthetic: it cannot be joined or owned.
-                if !numeric_id(id) {
-                    return Err(err("the resource id must be a positive number"));
-                }
-                let id = Id::from(*id);
-                match (*kind, *slug) {
-                    ("team", "member") => Ok(Entitlement::Team {
-                        team: id,
-                        role: TeamRole::Member,
-                    }),
-                    ("team", "owner") => Ok(Entitlement::Team {
-                        team: id,
-                        role: TeamRole::Owner,
-                    }),
-                    ("team", _) => Err(err("team entitlements are member or owner")),
-                    (_, "owner" | "subscriber") => {
-                        let access = if *slug == "owner" {
-                            Access::Owner
-                        } else {
-                            Access::Subscriber
-                        };
-                        Ok(if *kind == "board" {
-                            Entitlement::Board { board: id, access }
-                        } else {
-                            Entitlement::Workspace {
-                                workspace: id,
-                                access,
-                            }
-                        })
-                    }
-                    _ => Err(err(
-                        "board and workspace entitlements are owner or subscriber",
-                    )),
-                }
+        let form = GRAMMAR
+            .iter()
+            .find(|f| parts.first() == Some(&f.kind))
+            .ok_or_else(|| err("unknown resource type".into()))?;
+        let (id, slug) = match (form.id, parts.as_slice()) {
+            (IdShape::None, [_, slug]) => ("", *slug),
+            (IdShape::OneOf(_) | IdShape::Numeric, [_, id, slug]) => (*id, *slug),
+            _ => {
+                return Err(err(format!(
+                    "wrong number of parts for a {} entitlement",
+                    form.kind
+                )));
             }
-            _ => Err(err("unknown resource type or wrong number of parts")),
+        };
+        match form.id {
+            IdShape::OneOf(names) if !names.contains(&id) => {
+                return Err(err(format!(
+                    "{} must be one of {}",
+                    form.kind,
+                    names.join(", ")
+                )));
+            }
+            IdShape::Numeric if !numeric_id(id) => {
+                return Err(err("the resource id must be a positive number".into()));
+            }
+            _ => {}
         }
+        if !form.slugs.contains(&slug) {
+            return Err(err(format!(
+                "{} entitlements are {}",
+                form.kind,
+                form.slugs.join(" or ")
+            )));
+        }
+        let access = |slug: &str| {
+            if slug == "owner" {
+                Access::Owner
+            } else {
+                Access::Subscriber
+            }
+        };
+        Ok(match (form.kind, slug) {
+            ("role", _) => Entitlement::Role(
+                BaseRole::from_slug(id).ok_or_else(|| err("unknown base role".into()))?,
+            ),
+            ("account", "active") => Entitlement::AccountActive,
+            ("account", _) => Entitlement::AccountDeactivated,
+            ("team", slug) => Entitlement::Team {
+                team: Id::from(id),
+                role: if slug == "owner" {
+                    TeamRole::Owner
+                } else {
+                    TeamRole::Member
+                },
+            },
+            ("board", slug) => Entitlement::Board {
+                board: Id::from(id),
+                access: access(slug),
+            },
+            (_, slug) => Entitlement::Workspace {
+                workspace: Id::from(id),
+                access: access(slug),
+            },
+        })
     }
 }
 
@@ -437,40 +543,37 @@ pub enum ProvisionError {
 }
 
 impl ProvisionError {
-    /// Stable CamelCase reason for conditions, Events and metrics.
-    pub fn reason(&self) -> &'static str {
+    /// The reason for conditions, Events and metrics; its class says whether a retry may help.
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::InvalidEntitlement(_) => "InvalidEntitlement",
-            Self::TeamPrincipalNotAllowed { .. } => "TeamPrincipalNotAllowed",
-            Self::NoSuchUser { .. } => "UserNotFound",
-            Self::UserDeactivated { .. } => "UserDeactivated",
-            Self::PendingInvitation { .. } => "PendingInvitation",
-            Self::UnsupportedUserKind { .. } => "UnsupportedUserKind",
-            Self::ResourceNotFound { .. } => "ResourceNotFound",
+            Self::InvalidEntitlement(_) => Reason::InvalidEntitlement,
+            Self::TeamPrincipalNotAllowed { .. } => Reason::TeamPrincipalNotAllowed,
+            Self::NoSuchUser { .. } => Reason::UserNotFound,
+            Self::UserDeactivated { .. } => Reason::UserDeactivated,
+            Self::PendingInvitation { .. } => Reason::PendingInvitation,
+            Self::UnsupportedUserKind { .. } => Reason::UnsupportedUserKind,
+            Self::ResourceNotFound { .. } => Reason::ResourceNotFound,
             Self::Rejected { error, .. } => match error.code.as_str() {
-                "CANNOT_UPDATE_SELF" => "CannotUpdateSelf",
-                "USER_NOT_FOUND" => "UserNotFound",
-                "VIEWERS_OR_GUESTS" => "ViewersOrGuests",
-                "USER_NOT_MEMBER_OF_TEAM" => "UserNotMemberOfTeam",
-                "EXCEEDS_BATCH_LIMIT" => "ExceedsBatchLimit",
-                "INVALID_INPUT" => "InvalidInput",
-                "TEAM_MEMBERSHIP_REFUSED" => "TeamMembershipRefused",
-                "ERROR" => "InviteFailed",
-                _ => "MondayRefused",
+                "CANNOT_UPDATE_SELF" => Reason::CannotUpdateSelf,
+                "USER_NOT_FOUND" => Reason::UserNotFound,
+                "VIEWERS_OR_GUESTS" => Reason::ViewersOrGuests,
+                "USER_NOT_MEMBER_OF_TEAM" => Reason::UserNotMemberOfTeam,
+                "EXCEEDS_BATCH_LIMIT" => Reason::ExceedsBatchLimit,
+                "INVALID_INPUT" => Reason::InvalidInput,
+                "TEAM_MEMBERSHIP_REFUSED" => Reason::TeamMembershipRefused,
+                "ERROR" => Reason::InviteFailed,
+                // A failure on Monday's side for this user: worth another try.
+                "FAILED" => Reason::MondayFailed,
+                _ => Reason::MondayRefused,
             },
-            Self::NotApplied { .. } => "NotApplied",
+            Self::NotApplied { .. } => Reason::NotApplied,
             Self::Monday(e) => e.reason(),
         }
     }
 
     /// Whether retrying later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Monday(e) => e.is_transient(),
-            Self::NotApplied { .. } | Self::PendingInvitation { .. } => true,
-            Self::Rejected { error, .. } => error.code == "FAILED",
-            _ => false,
-        }
+        self.reason().is_transient()
     }
 }
 
@@ -1088,6 +1191,18 @@ mod tests {
     }
 
     #[test]
+    fn the_generated_pattern_is_the_parsers_grammar() {
+        assert_eq!(
+            entitlement_pattern(),
+            "^(role:(admin|member|viewer|guest):assigned|team:[0-9]{1,20}:(member|owner)|workspace:[0-9]{1,20}:(owner|subscriber)|board:[0-9]{1,20}:(owner|subscriber)|account:(active|deactivated))$"
+        );
+        assert_eq!(
+            entitlement_forms(),
+            "role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active|deactivated"
+        );
+    }
+
+    #[test]
     fn team_principals_only_on_boards_and_workspaces() {
         let ok = |s: &str| s.parse::<Entitlement>().expect(s).allows_team();
         assert!(ok("board:1:owner") && ok("workspace:1:subscriber"));
@@ -1137,7 +1252,9 @@ mod tests {
         };
         assert_eq!(e("CANNOT_UPDATE_SELF").reason(), "CannotUpdateSelf");
         assert_eq!(e("USER_NOT_FOUND").reason(), "UserNotFound");
-        assert_eq!(e("FAILED").reason(), "MondayRefused");
+        assert_eq!(e("FAILED").reason(), "MondayFailed");
+        assert_eq!(e("SOMETHING_NEW").reason(), "MondayRefused");
+        assert!(!e("SOMETHING_NEW").is_transient());
         assert!(e("FAILED").is_transient());
         assert!(!e("CANNOT_UPDATE_SELF").is_transient());
         assert!(

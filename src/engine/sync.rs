@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::mapping::{self, Include, MondayData, build_snapshot};
+use super::mapping::{self, Include, MondayData, ResourceType, build_snapshot};
 use crate::baton;
 use crate::monday::{Client, ClientConfig, ClientObserver, MondayError};
+use crate::reason::Reason;
 
 /// Where and as whom to reach Monday.com.
 #[derive(Clone)]
@@ -20,6 +21,23 @@ pub struct Connection {
     pub token: SecretString,
 }
 
+impl Connection {
+    /// A Monday client for this connection; every engine operation opens its own.
+    pub(crate) fn client(
+        &self,
+        observer: Option<Arc<dyn ClientObserver>>,
+    ) -> Result<Client, MondayError> {
+        let config = ClientConfig {
+            api_url: self.api_url.clone(),
+            ..ClientConfig::default()
+        };
+        match observer {
+            Some(o) => Client::with_observer(config, self.token.clone(), o),
+            None => Client::new(config, self.token.clone()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
@@ -28,12 +46,24 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// What to sync.
-#[derive(Clone, Debug, Default)]
+/// What to sync, and who hears about each request.
+#[derive(Clone, Default)]
 pub struct SyncOptions {
-    /// Resource type ids to sync (`role`, `team`, `workspace`, `board`); `None` = all.
-    /// `user` is always synced because every grant points at a user.
-    pub resource_types: Option<BTreeSet<String>>,
+    /// Resource types to sync; `None` = all. `user` is always synced because every grant
+    /// points at a user.
+    pub resource_types: Option<BTreeSet<ResourceType>>,
+    /// Told of every request and wait as it happens (the operator's metrics count requests by
+    /// outcome this way, failed syncs included).
+    pub observer: Option<Arc<dyn ClientObserver>>,
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("resource_types", &self.resource_types)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 /// Object counts of one snapshot.
@@ -89,19 +119,25 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// CamelCase reason for Kubernetes conditions (`InvalidToken`, `RateLimited`, …).
-    pub fn reason(&self) -> &'static str {
+    /// The reason for conditions (`InvalidToken`, `RateLimited`, …); its class says whether a
+    /// retry may help.
+    pub fn reason(&self) -> Reason {
         match self {
             SyncError::Monday(e) => e.reason(),
-            SyncError::Snapshot(_) => "SnapshotWriteFailed",
+            SyncError::Snapshot(_) => Reason::SnapshotWriteFailed,
         }
     }
 
     /// Whether retrying later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
+        self.reason().is_transient()
+    }
+
+    /// How long Monday asked us to wait before the next attempt (the daily limit's reset).
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SyncError::Monday(e) => e.is_transient(),
-            SyncError::Snapshot(_) => true,
+            SyncError::Monday(e) => e.retry_after(),
+            SyncError::Snapshot(_) => None,
         }
     }
 }
@@ -115,28 +151,10 @@ pub async fn sync_to_file(
     path: &Path,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    sync_to_file_observed(conn, path, opts, None).await
-}
-
-/// [`sync_to_file`], reporting every request and wait to `observer` as it happens (the operator's
-/// metrics count requests by outcome this way, failed syncs included).
-pub async fn sync_to_file_observed(
-    conn: &Connection,
-    path: &Path,
-    opts: &SyncOptions,
-    observer: Option<Arc<dyn ClientObserver>>,
-) -> Result<SyncReport, SyncError> {
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
-    let config = ClientConfig {
-        api_url: conn.api_url.clone(),
-        ..ClientConfig::default()
-    };
-    let client = match observer {
-        Some(o) => Client::with_observer(config, conn.token.clone(), o)?,
-        None => Client::new(config, conn.token.clone())?,
-    };
-    let include = Include::from_names(opts.resource_types.as_ref());
+    let client = conn.client(opts.observer.clone())?;
+    let include = Include::from_types(opts.resource_types.as_ref());
     let data = fetch(&client, &include).await?;
     let read_duration = started.elapsed();
     let peak_after_read = peak_rss_mib();

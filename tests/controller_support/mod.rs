@@ -119,7 +119,8 @@ impl Drop for Operator {
 /// Condition (status, reason) of a connector.
 pub fn condition(c: &MondayConnector, type_: &str) -> Option<(String, String)> {
     c.status.as_ref().and_then(|s| {
-        api::conditions::get(&s.conditions, type_).map(|c| (c.status.clone(), c.reason.clone()))
+        api::conditions::get(&s.conditions, type_)
+            .map(|c| (c.status.to_string(), c.reason.to_string()))
     })
 }
 

@@ -3,5 +3,6 @@
 
 pub mod baton;
 pub mod control_plane;
+pub mod schema;
 
 pub use control_plane::*;
