@@ -6,7 +6,7 @@
 //! MondayConnector, a just-in-time MondayAccessGrant), waits until the connector is Ready and the
 //! grant Granted, prints what a user sees, and keeps running until Ctrl-C.
 
-#[path = "../tests/support/control_plane.rs"]
+#[path = "../tests/it/support/control_plane.rs"]
 #[allow(dead_code)]
 mod control_plane;
 

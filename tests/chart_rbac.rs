@@ -10,7 +10,7 @@
 //! identity can read every Secret. With `watchNamespace` the chart grants a Role in that namespace
 //! only, and the second test proves the identity cannot read a Secret anywhere else.
 
-mod packaging_support;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use monday_emulator::{Config, Emulator};
-use packaging_support::*;
 use serde_json::{Value, json};
+use support::packaging::*;
 
 /// The CRDs are cluster-wide and shared by the tests of this binary: install them once.
 static CRDS: Mutex<bool> = Mutex::new(false);
@@ -37,16 +37,7 @@ fn install_crds() {
         &root().join("crds/crds.yaml").display().to_string(),
     ]);
     assert!(out.status.success(), "{}", show(&out));
-    for crd in generated_crds() {
-        let name = crd["metadata"]["name"].as_str().unwrap();
-        let out = support::kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{name}"),
-        ]);
-        assert!(out.status.success(), "{}", show(&out));
-    }
+    wait_crds_established();
     *done = true;
 }
 

@@ -1,17 +1,16 @@
 //! The built `monday-operator run` binary: leader failover between two replicas, graceful
 //! shutdown, and the token never showing up in trace-level logs or metrics.
 
-mod controller_support;
-mod support;
+use crate::support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use controller_support::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use monday_emulator::{Config, Emulator, Size};
+use monday_emulator::{Config, Size};
 use serde_json::json;
+use support::operator::*;
 
 struct Replica {
     child: std::process::Child,
@@ -76,42 +75,24 @@ async fn holder(client: &kube::Client, ns: &str, lease: &str) -> Option<String> 
         .and_then(|s| s.holder_identity)
 }
 
-fn metrics(port: u16) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "ctl-lease").await;
-    let emu = Emulator::start(Config::generated(Size::S, 11)).expect("emulator");
-    let token = emu.admin_token().to_string();
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[
-            ("BATON_MONDAY_API_KEY", &token),
-            ("BATON_CLIENT_SECRET", "c1-secret"),
-        ],
+    let s = Setup::new(
+        "ctl-lease",
+        Config::generated(Size::S, 11),
+        &[("BATON_CLIENT_SECRET", "c1-secret")],
     )
     .await;
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
+    let token = emu.admin_token().to_string();
     let dirs = tempfile::tempdir().expect("tempdir");
     let data = dirs.path().join("data");
     let lease = "monday-operator-test";
 
-    let mut a = replica(&ns, lease, "replica-a", &data, dirs.path());
+    let mut a = replica(ns, lease, "replica-a", &data, dirs.path());
     // Let A win the Lease first.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while holder(&client, &ns, lease).await.as_deref() != Some("replica-a") {
+    while holder(client, ns, lease).await.as_deref() != Some("replica-a") {
         assert!(
             Instant::now() < deadline,
             "replica-a never became leader; log:\n{}",
@@ -119,21 +100,15 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut b = replica(&ns, lease, "replica-b", &data, dirs.path());
-    create_connector(
-        &client,
-        &ns,
-        "one",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    wait_for(&client, &ns, "one", Duration::from_secs(60), "Ready", |c| {
+    let mut b = replica(ns, lease, "replica-b", &data, dirs.path());
+    s.connector("one", json!({})).await;
+    wait_for(client, ns, "one", Duration::from_secs(60), "Ready", |c| {
         condition(c, "Ready").is_some_and(|(s, _)| s == "True")
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        holder(&client, &ns, lease).await.as_deref(),
+        holder(client, ns, lease).await.as_deref(),
         Some("replica-a"),
         "A stays leader while alive"
     );
@@ -142,7 +117,7 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
         !b_log.contains("sync started"),
         "the standby does not reconcile"
     );
-    let a_metrics = metrics(a.metrics_port);
+    let a_metrics = metrics_text(a.metrics_port);
     assert!(
         a_metrics.contains("monday_operator_syncs_total"),
         "{a_metrics}"
@@ -162,7 +137,7 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
     a.child.kill().expect("kill A");
     let _ = a.child.wait();
     let killed = Instant::now();
-    while holder(&client, &ns, lease).await.as_deref() != Some("replica-b") {
+    while holder(client, ns, lease).await.as_deref() != Some("replica-b") {
         assert!(
             killed.elapsed() < Duration::from_secs(15),
             "B did not take over; log:\n{}",
@@ -181,7 +156,7 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
     );
 
     // The new leader serves the connector: a sync-now request is handled.
-    let api: Api<monday_operator::api::MondayConnector> = Api::namespaced(client.clone(), &ns);
+    let api: Api<monday_operator::api::MondayConnector> = Api::namespaced(client.clone(), ns);
     api.patch(
         "one",
         &kube::api::PatchParams::default(),
@@ -190,8 +165,8 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
     .await
     .expect("annotate");
     wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "one",
         Duration::from_secs(30),
         "sync by the new leader",
@@ -203,7 +178,7 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
         },
     )
     .await;
-    assert!(!metrics(b.metrics_port).contains(&token));
+    assert!(!metrics_text(b.metrics_port).contains(&token));
 
     // Graceful shutdown: SIGTERM, exit 0, Lease released.
     // SAFETY: sending a signal to our own child.
@@ -218,7 +193,7 @@ async fn leader_failover_and_no_token_in_trace_logs_or_metrics() {
     };
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     assert_eq!(
-        holder(&client, &ns, lease).await,
+        holder(client, ns, lease).await,
         None,
         "Lease released on shutdown"
     );

@@ -1,7 +1,7 @@
 //! The generated CRDs on a real kube-apiserver: they install and become Established, objects and
 //! their status round-trip through server-side apply, and schema/CEL violations are rejected.
 
-mod support;
+use crate::support;
 
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use monday_operator::api::{self, MondayConnector};

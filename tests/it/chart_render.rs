@@ -1,11 +1,10 @@
 //! The Helm chart without a cluster: `helm lint`, and `helm template` with default and
 //! non-default values, asserting on the rendered objects (not on text).
 
-mod packaging_support;
-mod support;
+use crate::support;
 
-use packaging_support::*;
 use serde_json::{Value, json};
+use support::packaging::*;
 
 const NS: &str = "ops";
 const REL: &str = "monday-operator";

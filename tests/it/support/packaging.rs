@@ -163,3 +163,17 @@ pub fn write_docs(path: &Path, docs: &[&Value]) {
     }
     std::fs::write(path, text).expect("write manifest");
 }
+
+/// Waits (kubectl, up to 60 s) until every generated CRD is Established.
+pub fn wait_crds_established() {
+    for crd in generated_crds() {
+        let name = crd["metadata"]["name"].as_str().unwrap_or_default();
+        let out = support::kubectl(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            &format!("crd/{name}"),
+        ]);
+        assert!(out.status.success(), "{name} Established: {}", show(&out));
+    }
+}

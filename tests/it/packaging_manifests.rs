@@ -1,13 +1,12 @@
 //! The kustomize bases, the samples, the seed Secret of the old set-up, and the Dockerfile: each
 //! exercised for real (kubectl against the test apiserver, hadolint), not just read.
 
-mod packaging_support;
-mod support;
+use crate::support;
 
 use std::process::Command;
 
-use packaging_support::*;
 use serde_json::{Value, json};
+use support::packaging::*;
 
 /// The Secret exactly as the hosted-connector guide writes it: `BATON_PROVISIONING: true` unquoted.
 const SEED_SECRET_UNQUOTED: &str = "\
@@ -233,16 +232,7 @@ fn kustomize_default_and_samples_apply_on_the_apiserver() {
         "apply -k config/default: {}",
         show(&out)
     );
-    for crd in generated_crds() {
-        let name = crd["metadata"]["name"].as_str().unwrap();
-        let out = support::kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{name}"),
-        ]);
-        assert!(out.status.success(), "{name} Established: {}", show(&out));
-    }
+    wait_crds_established();
     let out = support::kubectl(&[
         "get",
         "deployment",

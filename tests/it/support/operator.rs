@@ -201,3 +201,79 @@ pub fn truth_counts(emu: &monday_emulator::EmulatorHandle) -> api::connector::Co
         grants: t.grants.len() as i64,
     }
 }
+
+/// Name of the token Secret [`Setup`] creates.
+pub const TOKEN_SECRET: &str = "tok";
+
+/// The preamble of a controller test: a fresh namespace on this binary's control plane, an
+/// emulator, and a Secret [`TOKEN_SECRET`] holding the emulator's admin token (plus `extra` keys).
+pub struct Setup {
+    pub client: kube::Client,
+    pub ns: String,
+    pub emu: monday_emulator::EmulatorHandle,
+}
+
+impl Setup {
+    /// With the stock CRDs installed.
+    pub async fn new(prefix: &str, emu: monday_emulator::Config, extra: &[(&str, &str)]) -> Setup {
+        let client = support::client().await;
+        install_crds(&client).await;
+        Setup::in_namespace(client, prefix, emu, extra).await
+    }
+
+    /// For a test that installed its own CRDs.
+    pub async fn in_namespace(
+        client: kube::Client,
+        prefix: &str,
+        emu: monday_emulator::Config,
+        extra: &[(&str, &str)],
+    ) -> Setup {
+        let ns = support::namespace(&client, prefix).await;
+        let emu = monday_emulator::Emulator::start(emu).expect("emulator");
+        let mut data = vec![("BATON_MONDAY_API_KEY", emu.admin_token())];
+        data.extend_from_slice(extra);
+        put_secret(&client, &ns, TOKEN_SECRET, &data).await;
+        Setup { client, ns, emu }
+    }
+
+    /// A connector against the emulator with the token Secret; `extra` adds or overrides spec
+    /// fields.
+    pub async fn connector(&self, name: &str, extra: serde_json::Value) -> MondayConnector {
+        let mut spec = json!({"secretRef": {"name": TOKEN_SECRET}, "apiUrl": self.emu.url()});
+        if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        create_connector(&self.client, &self.ns, name, spec).await
+    }
+
+    /// Waits until `pred` holds for connector `name`.
+    pub async fn wait(
+        &self,
+        name: &str,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&MondayConnector) -> bool,
+    ) -> MondayConnector {
+        wait_for(&self.client, &self.ns, name, timeout, what, pred).await
+    }
+
+    /// Waits (up to 60 s) until connector `name` is Ready.
+    pub async fn wait_ready(&self, name: &str) -> MondayConnector {
+        self.wait(name, "Ready=True", Duration::from_secs(60), |c| {
+            condition(c, "Ready").is_some_and(|(s, _)| s == "True")
+        })
+        .await
+    }
+}
+
+/// `GET /metrics` of an operator on `127.0.0.1:port` (plain TCP: the tests need no HTTP client).
+pub fn metrics_text(port: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}

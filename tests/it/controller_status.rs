@@ -1,17 +1,16 @@
 //! The MondayConnector controller on the real apiserver against the Monday emulator: conditions,
 //! counts, Events, finalizer, and no status writes at steady state.
 
-mod controller_support;
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use controller_support::*;
 use kube::api::{Api, DeleteParams};
 use monday_emulator::{Config, Emulator, Size};
 use monday_operator::api::MondayConnector;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use support::operator::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_reaches_ready_with_ground_truth_counts() {
@@ -318,26 +317,11 @@ async fn token_problems_give_reasons_without_hot_loops_and_rotation_recovers() {
 /// Sync-now, suspend, and the schedule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_now_suspend_and_interval() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "ctl-sched").await;
-    let emu = Emulator::start(Config::generated(Size::S, 5)).expect("emulator");
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
-    )
-    .await;
-    let op = Operator::start(&ns).await;
-    create_connector(
-        &client,
-        &ns,
-        "sched",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url(), "syncInterval": "1m"}),
-    )
-    .await;
-    let api: Api<MondayConnector> = Api::namespaced(client.clone(), &ns);
+    let s = Setup::new("ctl-sched", Config::generated(Size::S, 5), &[]).await;
+    let (client, ns, _emu) = (&s.client, &s.ns, &s.emu);
+    let op = Operator::start(ns).await;
+    s.connector("sched", json!({"syncInterval": "1m"})).await;
+    let api: Api<MondayConnector> = Api::namespaced(client.clone(), ns);
     let last_sync = |c: &MondayConnector| {
         c.status
             .as_ref()
@@ -345,8 +329,8 @@ async fn sync_now_suspend_and_interval() {
             .map(|t| t.0)
     };
     let c = wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "sched",
         Duration::from_secs(60),
         "first sync",
@@ -381,8 +365,8 @@ async fn sync_now_suspend_and_interval() {
     .await
     .expect("annotate");
     let c = wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "sched",
         Duration::from_secs(45),
         "sync-now handled",
@@ -404,7 +388,7 @@ async fn sync_now_suspend_and_interval() {
     assert!(second >= first, "sync-now ran a sync");
     let second_id = sync_id(&c);
     assert_ne!(second_id, first_id, "sync-now wrote a new snapshot");
-    let writes = writes_during(&client, &ns, "sched", Duration::from_secs(3)).await;
+    let writes = writes_during(client, ns, "sched", Duration::from_secs(3)).await;
     assert_eq!(writes, 0, "the same request value is not handled twice");
 
     // Suspend: no scheduled sync while suspended.
@@ -416,8 +400,8 @@ async fn sync_now_suspend_and_interval() {
     .await
     .expect("suspend");
     let c = wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "sched",
         Duration::from_secs(30),
         "Suspended",
@@ -439,8 +423,8 @@ async fn sync_now_suspend_and_interval() {
     .await
     .expect("resume");
     let c = wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "sched",
         Duration::from_secs(30),
         "resumed",
@@ -461,8 +445,8 @@ async fn sync_now_suspend_and_interval() {
         .expect("nextSyncTime")
         .0;
     let c = wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "sched",
         Duration::from_secs(90),
         "scheduled sync",

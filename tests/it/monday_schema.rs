@@ -3,15 +3,14 @@
 //! official one (same field types, argument types and defaults), so the emulator that serves the
 //! trimmed schema cannot drift from the real API.
 
+use crate::support;
+
 use std::path::PathBuf;
 
 use apollo_compiler::schema::{ExtendedType, InputValueDefinition};
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Node, Schema};
 use monday_operator::monday::queries::ALL;
-
-#[path = "support/schema.rs"]
-mod schema;
 
 fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,7 +28,7 @@ fn trimmed() -> Valid<Schema> {
 /// hand-written schema), so its partial parse is accepted as-is: the checks below only need the
 /// type definitions, which survive those diagnostics.
 fn official() -> Valid<Schema> {
-    let path = schema::official_schema();
+    let path = support::schema::official_schema();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the official schema {}: {e}", path.display()));
     let schema = match Schema::parse(text, &path) {

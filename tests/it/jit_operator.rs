@@ -2,18 +2,17 @@
 //! real kube-apiserver against the emulator: a grant makes the connector sync, and its snapshot
 //! holds the new grant; deleting the grant revokes it and the next snapshot drops it.
 
-mod controller_support;
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use controller_support::*;
 use kube::api::{Api, DeleteParams, PostParams};
-use monday_emulator::{Config, Emulator};
+use monday_emulator::Config;
 use monday_operator::api::MondayAccessGrant;
 use monday_operator::api::access_grant::Phase;
 use serde_json::json;
+use support::operator::*;
 
 fn snapshot_has(path: &Path, grant: &str) -> bool {
     let Ok(reader) = monday_operator::baton::C1zReader::open(path) else {
@@ -38,32 +37,14 @@ async fn until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn grant_and_revoke_show_up_in_the_next_snapshot() {
-    let emu = Emulator::start(Config::edge()).expect("emulator");
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "jit-op").await;
-    put_secret(
-        &client,
-        &ns,
-        "baton-monday-secrets",
-        &[
-            ("BATON_MONDAY_API_KEY", emu.admin_token()),
-            ("BATON_PROVISIONING", "true"),
-        ],
-    )
-    .await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url(), "syncInterval": "1h"}),
-    )
-    .await;
-    let op = Operator::start(&ns).await;
-    let snapshot = op.data_dir.path().join(&ns).join("acme").join("sync.c1z");
+    let s = Setup::new("jit-op", Config::edge(), &[("BATON_PROVISIONING", "true")]).await;
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
+    s.connector("acme", json!({"syncInterval": "1h"})).await;
+    let op = Operator::start(ns).await;
+    let snapshot = op.data_dir.path().join(ns).join("acme").join("sync.c1z");
     wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "acme",
         Duration::from_secs(60),
         "first sync",
@@ -73,7 +54,7 @@ async fn grant_and_revoke_show_up_in_the_next_snapshot() {
     let grant = "board:413:subscriber:user:102";
     assert!(!snapshot_has(&snapshot, grant));
 
-    let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
+    let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), ns);
     let obj: MondayAccessGrant = serde_json::from_value(json!({
         "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
         "metadata": {"name": "max-board"},

@@ -4,14 +4,12 @@
 //! holds the next sync until Monday resets it, one invalid `BATON_PROVISIONING` reads the same on
 //! every kind, and every kind has reconcile metrics.
 
-mod controller_support;
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
-use controller_support::*;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use monday_emulator::{Config, Emulator, Faults, RateLimitCode, RateLimitFault, Size};
+use monday_emulator::{Config, Faults, RateLimitCode, RateLimitFault, Size};
 use monday_operator::api::access_grant::MondayAccessGrantStatus;
 use monday_operator::api::connector::{RetryStatus, SYNC_REQUESTED_ANNOTATION};
 use monday_operator::api::{MondayAccessGrant, MondayConnector, MondayConnectorStatus};
@@ -20,6 +18,7 @@ use monday_operator::engine::provision::{GrantOptions, Principal};
 use monday_operator::engine::{Connection, Session};
 use monday_operator::monday::Id;
 use serde_json::json;
+use support::operator::*;
 
 async fn sync_now(client: &kube::Client, ns: &str, name: &str, value: &str) {
     let api: Api<MondayConnector> = Api::namespaced(client.clone(), ns);
@@ -49,34 +48,11 @@ fn access_changed(events: &[(String, String, i32)]) -> Vec<(String, i32)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_sync_event_shows_its_own_changes() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "facts-ev").await;
-    let emu = Emulator::start(Config::edge()).expect("emulator");
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
-    )
-    .await;
-    let op = Operator::start(&ns).await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    wait_for(
-        &client,
-        &ns,
-        "acme",
-        Duration::from_secs(60),
-        "Ready",
-        |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
-    )
-    .await;
+    let s = Setup::new("facts-ev", Config::edge(), &[]).await;
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
+    let op = Operator::start(ns).await;
+    s.connector("acme", json!({})).await;
+    s.wait_ready("acme").await;
 
     let session = Session::open(&Connection {
         api_url: emu.url(),
@@ -89,11 +65,11 @@ async fn each_sync_event_shows_its_own_changes() {
         .grant(&board, &who, GrantOptions::default())
         .await
         .expect("grant");
-    sync_now(&client, &ns, "acme", "one-added").await;
+    sync_now(client, ns, "acme", "one-added").await;
     session.revoke(&board, &who, None).await.expect("revoke");
-    sync_now(&client, &ns, "acme", "one-removed").await;
+    sync_now(client, ns, "acme", "one-removed").await;
 
-    let c: MondayConnector = Api::namespaced(client.clone(), &ns)
+    let c: MondayConnector = Api::namespaced(client.clone(), ns)
         .get("acme")
         .await
         .expect("get");
@@ -101,7 +77,7 @@ async fn each_sync_event_shows_its_own_changes() {
     assert_eq!((changes.grants_added, changes.grants_removed), (0, 1));
     let mut seen = Vec::new();
     for _ in 0..50 {
-        seen = access_changed(&events_for(&client, &ns, "acme").await);
+        seen = access_changed(&events_for(client, ns, "acme").await);
         if seen.len() >= 2 {
             break;
         }
@@ -199,35 +175,16 @@ async fn status_fields_set_to_none_are_removed_for_every_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_first_failure_retries_on_the_backoff_after_a_restart() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "facts-restart").await;
-    let emu = Emulator::start(Config::edge()).expect("emulator");
+    let s = Setup::new("facts-restart", Config::edge(), &[]).await;
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
     emu.set_latency(Duration::from_secs(2));
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
-    )
-    .await;
-    let op = Operator::start_with(&ns, |c| c.sync_timeout = Duration::from_millis(500)).await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    let failed = wait_for(
-        &client,
-        &ns,
-        "acme",
-        Duration::from_secs(30),
-        "SyncTimeout",
-        |c| condition(c, "Synced").is_some_and(|(s, _)| s == "False"),
-    )
-    .await;
+    let op = Operator::start_with(ns, |c| c.sync_timeout = Duration::from_millis(500)).await;
+    s.connector("acme", json!({})).await;
+    let failed = s
+        .wait("acme", "SyncTimeout", Duration::from_secs(30), |c| {
+            condition(c, "Synced").is_some_and(|(s, _)| s == "False")
+        })
+        .await;
     op.stop().await.expect("clean stop");
     let st = failed.status.expect("status");
     assert!(
@@ -239,9 +196,9 @@ async fn a_transient_first_failure_retries_on_the_backoff_after_a_restart() {
     let last = st.last_sync_time.expect("last").0;
 
     emu.set_latency(Duration::ZERO);
-    let op = Operator::start(&ns).await;
+    let op = Operator::start(ns).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let c: MondayConnector = Api::namespaced(client.clone(), &ns)
+    let c: MondayConnector = Api::namespaced(client.clone(), ns)
         .get("acme")
         .await
         .expect("get");
@@ -252,24 +209,14 @@ async fn a_transient_first_failure_retries_on_the_backoff_after_a_restart() {
         wait <= 60,
         "the 30 s backoff, not the 1 h interval: {wait}s"
     );
-    wait_for(
-        &client,
-        &ns,
-        "acme",
-        Duration::from_secs(60),
-        "retried",
-        |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
-    )
-    .await;
+    s.wait_ready("acme").await;
     op.stop().await.expect("clean stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daily_limit_holds_the_next_sync_until_monday_resets_it() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "facts-daily").await;
-    let emu = Emulator::start(Config::edge()).expect("emulator");
+    let s = Setup::new("facts-daily", Config::edge(), &[]).await;
+    let (ns, emu) = (&s.ns, &s.emu);
     emu.set_faults(Faults {
         rate_limit: Some(RateLimitFault {
             code: RateLimitCode::DailyLimitExceeded,
@@ -278,30 +225,13 @@ async fn the_daily_limit_holds_the_next_sync_until_monday_resets_it() {
         }),
         ..Default::default()
     });
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
-    )
-    .await;
-    let op = Operator::start(&ns).await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    let c = wait_for(
-        &client,
-        &ns,
-        "acme",
-        Duration::from_secs(30),
-        "DailyLimitExceeded",
-        |c| condition(c, "Connected") == Some(("False".into(), "DailyLimitExceeded".into())),
-    )
-    .await;
+    let op = Operator::start(ns).await;
+    s.connector("acme", json!({})).await;
+    let c = s
+        .wait("acme", "DailyLimitExceeded", Duration::from_secs(30), |c| {
+            condition(c, "Connected") == Some(("False".into(), "DailyLimitExceeded".into()))
+        })
+        .await;
     let st = c.status.expect("status");
     let last = st.last_sync_time.expect("last").0;
     let next = st.next_sync_time.expect("next").0;
@@ -320,36 +250,23 @@ async fn the_daily_limit_holds_the_next_sync_until_monday_resets_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_provisioning_value_reads_the_same_on_every_kind_and_both_kinds_have_metrics() {
-    let client = support::client().await;
-    install_crds(&client).await;
-    let ns = support::namespace(&client, "facts-prov").await;
-    let emu = Emulator::start(Config::generated(Size::S, 3)).expect("emulator");
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[
-            ("BATON_MONDAY_API_KEY", emu.admin_token()),
-            ("BATON_PROVISIONING", "yes"),
-        ],
+    let s = Setup::new(
+        "facts-prov",
+        Config::generated(Size::S, 3),
+        &[("BATON_PROVISIONING", "yes")],
     )
     .await;
+    let (client, ns) = (&s.client, &s.ns);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let op = Operator::start_with(&ns, |c| {
+    let op = Operator::start_with(ns, |c| {
         c.metrics_addr = Some(([127, 0, 0, 1], port).into());
     })
     .await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url(), "suspend": true}),
-    )
-    .await;
-    let grants: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &ns);
+    s.connector("acme", json!({"suspend": true})).await;
+    let grants: Api<MondayAccessGrant> = Api::namespaced(client.clone(), ns);
     let grant: MondayAccessGrant = serde_json::from_value(json!({
         "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
         "metadata": {"name": "g"},
@@ -360,15 +277,11 @@ async fn an_invalid_provisioning_value_reads_the_same_on_every_kind_and_both_kin
         .create(&PostParams::default(), &grant)
         .await
         .expect("create grant");
-    let c = wait_for(
-        &client,
-        &ns,
-        "acme",
-        Duration::from_secs(30),
-        "Provisioning",
-        |c| condition(c, "Provisioning").is_some_and(|(_, r)| r == "InvalidProvisioningValue"),
-    )
-    .await;
+    let c = s
+        .wait("acme", "Provisioning", Duration::from_secs(30), |c| {
+            condition(c, "Provisioning").is_some_and(|(_, r)| r == "InvalidProvisioningValue")
+        })
+        .await;
     let connector_message = c
         .status
         .as_ref()
@@ -391,22 +304,10 @@ async fn an_invalid_provisioning_value_reads_the_same_on_every_kind_and_both_kin
     assert_eq!(ready.reason, "InvalidProvisioningValue");
     assert_eq!(ready.message, connector_message, "one message per cause");
 
-    let metrics = reqwest_free_get(port);
+    let metrics = metrics_text(port);
     for kind in ["MondayConnector", "MondayAccessGrant"] {
         let line = format!("monday_operator_reconciles_total{{kind=\"{kind}\"}}");
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
     op.stop().await.expect("clean stop");
-}
-
-/// GET /metrics with a plain TCP request (no HTTP client dependency in tests).
-fn reqwest_free_get(port: u16) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }

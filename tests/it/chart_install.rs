@@ -2,11 +2,10 @@
 //! would hang: the tests install without waiting and check what the apiserver stored (and that
 //! the CRDs become Established), which is everything helm itself is responsible for.
 
-mod packaging_support;
-mod support;
+use crate::support;
 
-use packaging_support::*;
 use serde_json::Value;
+use support::packaging::*;
 
 fn get_json(args: &[&str]) -> Value {
     let mut all = vec!["get"];

@@ -4,13 +4,10 @@
 //! deletion revokes, pre-existing access survives, provisioning off leaves Monday untouched,
 //! per-user errors become conditions, and the next snapshot contains the grant.
 
-mod controller_support;
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 
-use controller_support::Operator;
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use monday_emulator::{Config, Emulator, EmulatorHandle};
@@ -18,6 +15,7 @@ use monday_operator::api::access_grant::Phase;
 use monday_operator::api::connector::SYNC_REQUESTED_ANNOTATION;
 use monday_operator::api::{MondayAccessGrant, MondayConnector};
 use serde_json::{Value, json};
+use support::operator::{Operator, create_connector, put_secret};
 
 use support::install_crds;
 
@@ -30,29 +28,21 @@ async fn setup(
 ) -> String {
     install_crds(client).await;
     let ns = support::namespace(client, prefix).await;
-    let secret: Secret = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "baton-monday-secrets"},
-        "stringData": {"BATON_MONDAY_API_KEY": emu.admin_token(), "BATON_PROVISIONING": "true"}
-    }))
-    .expect("secret");
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .expect("create secret");
+    put_secret(
+        client,
+        &ns,
+        "baton-monday-secrets",
+        &[
+            ("BATON_MONDAY_API_KEY", emu.admin_token()),
+            ("BATON_PROVISIONING", "true"),
+        ],
+    )
+    .await;
     let mut spec = json!({"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url(), "suspend": true});
     if let Some(p) = provisioning {
         spec["provisioning"] = json!(p);
     }
-    let conn: MondayConnector = serde_json::from_value(json!({
-        "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayConnector",
-        "metadata": {"name": "acme"}, "spec": spec
-    }))
-    .expect("connector");
-    Api::<MondayConnector>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &conn)
-        .await
-        .expect("create connector");
+    create_connector(client, &ns, "acme", spec).await;
     ns
 }
 
@@ -564,18 +554,6 @@ async fn next_snapshot_contains_the_grant() {
     op.stop().await.expect("clean stop");
 }
 
-async fn events(client: &kube::Client, ns: &str, name: &str) -> Vec<(String, String)> {
-    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
-    api.list(&Default::default())
-        .await
-        .expect("list events")
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
     let emu = Emulator::start(Config::edge()).expect("emulator");
@@ -666,10 +644,10 @@ async fn failed_revocation_retries_visibly_and_extension_moves_the_deadline() {
     // The Event is published right after the status write; give it a moment.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let evs = events(&client, &ns, "retry").await;
+        let evs = support::operator::events_for(&client, &ns, "retry").await;
         if evs
             .iter()
-            .any(|(r, n)| r == "RevokeFailed" && n.contains("HTTP 401"))
+            .any(|(r, n, _)| r == "RevokeFailed" && n.contains("HTTP 401"))
         {
             break;
         }

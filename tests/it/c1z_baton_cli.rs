@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-mod support;
+use crate::support;
 
 use support::baton::{baton_bin, json, parse_stats, run, strings};
 

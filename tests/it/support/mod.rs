@@ -3,6 +3,8 @@
 
 pub mod baton;
 pub mod control_plane;
+pub mod operator;
+pub mod packaging;
 pub mod schema;
 
 pub use control_plane::*;

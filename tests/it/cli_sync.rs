@@ -2,7 +2,7 @@
 //! codes, the file it leaves, the token kept out of every byte it prints at trace level, and the
 //! real `baton` CLI reading the result against the emulator's ground truth.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -1,14 +1,13 @@
 //! The targeted reads provisioning sends (`monday::lookups::DOCUMENTS`) are valid against our
 //! trimmed schema (the one the emulator serves) and against monday.com's official 2026-10 schema.
 
+use crate::support;
+
 use std::path::PathBuf;
 
 use apollo_compiler::validation::Valid;
 use apollo_compiler::{ExecutableDocument, Schema};
 use monday_operator::monday::lookups::DOCUMENTS;
-
-#[path = "support/schema.rs"]
-mod schema;
 
 fn validate(path: PathBuf, strict: bool) {
     let text = std::fs::read_to_string(&path)
@@ -38,5 +37,5 @@ fn validate(path: PathBuf, strict: bool) {
 fn lookups_validate_against_trimmed_and_official_schemas() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     validate(dir.join("schema/monday-2026-10.graphql"), true);
-    validate(schema::official_schema(), false);
+    validate(support::schema::official_schema(), false);
 }

@@ -1,7 +1,7 @@
 //! The test control plane never outlives its test binary, even when a test panics: the children
 //! are spawned with `PR_SET_PDEATHSIG`, so the kernel kills them when the binary exits.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;
@@ -27,7 +27,12 @@ fn children_die_with_a_panicking_test_binary() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pidfile = dir.path().join("pids");
     let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--ignored", "--exact", "panicking_child", "--nocapture"])
+        .args([
+            "--ignored",
+            "--exact",
+            "harness_cleanup::panicking_child",
+            "--nocapture",
+        ])
         .env(PIDFILE_ENV, &pidfile)
         .output()
         .expect("run child test binary");

@@ -2,7 +2,7 @@
 //! principals and forbidden team principals are rejected, and after creation the spec only
 //! accepts a longer expiry.
 
-mod support;
+use crate::support;
 
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use monday_operator::api::MondayAccessGrant;
