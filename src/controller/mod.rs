@@ -12,6 +12,8 @@ pub mod access_grant;
 pub mod connector;
 pub mod lease;
 pub mod memory;
+pub mod notify;
+pub mod policy;
 pub mod schedule;
 pub mod secret;
 pub mod tasks;
