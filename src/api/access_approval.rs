@@ -86,7 +86,7 @@ pub struct GrantVersionRef {
     pub uid: String,
     /// Its `metadata.generation` when you reviewed it: an approval never carries over to an
     /// extension made afterwards.
-    #[schemars(range(min = 1))]
+    #[x_kube(validation = kube::core::Rule::new("self >= 1").message("generation is the grant's metadata.generation, 1 or more"))]
     pub generation: i64,
 }
 

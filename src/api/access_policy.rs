@@ -96,7 +96,7 @@ pub struct AccessRule {
     /// How many distinct approvers must approve (MondayAccessApproval with `decision: Approve`)
     /// before access is granted. 0: granted without approval, within this rule's limits.
     #[serde(default = "default_required_approvals")]
-    #[schemars(range(min = 0, max = 10))]
+    #[x_kube(validation = kube::core::Rule::new("self >= 0 && self <= 10").message("requiredApprovals must be between 0 and 10"))]
     pub required_approvals: i32,
 
     /// Who may approve (user names, groups). The apiserver also requires verb `approve` on this
