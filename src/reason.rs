@@ -61,6 +61,14 @@ macro_rules! reasons {
                 }
             }
 
+            /// The reason named `s`, if this version knows it.
+            pub fn known(s: &str) -> Option<Reason> {
+                match Reason::parse(s) {
+                    Reason::Unrecognized => None,
+                    r => Some(r),
+                }
+            }
+
             fn parse(s: &str) -> Reason {
                 match s {
                     $( stringify!($name) => Reason::$name, )*
@@ -213,6 +221,62 @@ reasons! {
     MondayFailed => Transient;
     /// Monday reported success but a read shows otherwise; checked again.
     NotApplied => Transient;
+
+    // --- policy and approvals (`Approved`) ---
+    /// Enough approvers of the governing rule approved this version.
+    Approved => Ok;
+    /// The requester approved their own request under a break-glass rule (Warning Event).
+    BreakGlass => Ok;
+    /// The governing rule needs no approval (`requiredApprovals: 0`).
+    ApprovalNotRequired => Ok;
+    /// The namespace has no MondayAccessPolicy; allowed as before policies (a warning).
+    NoPolicy => Ok;
+    /// The namespace has no MondayAccessPolicy and the operator requires one.
+    PolicyRequired => Permanent;
+    /// A ConductorOne grant: approved in ConductorOne, in-cluster policy does not apply.
+    ConductorOneGrant => Ok;
+    /// Granted before policies were enforced; kept until its expiry.
+    GrantedBeforePolicy => Ok;
+    /// Waiting for approvals of the governing rule.
+    AwaitingApproval => Progressing;
+    /// Access continues at its approved expiry while an extension waits for approval.
+    ExtensionAwaitingApproval => Progressing;
+    /// No rule of the namespace's policies allows the request (the message names the closest).
+    NoRuleAllows => Permanent;
+    /// An approver of the governing rule denied this version.
+    DeniedByApprover => Permanent;
+    /// Not approved within the rule's `approvalTimeout`.
+    ApprovalTimedOut => Permanent;
+    /// An extension was denied; the approved expiry stays.
+    ExtensionDenied => Permanent;
+    /// An extension was not approved within the timeout; the approved expiry stays.
+    ExtensionTimedOut => Permanent;
+    /// The requested expiry was shortened to the rule's (or break-glass) maximum.
+    ExpiryCapped => Ok;
+    /// A rule needs the board's workspace and it is not known yet; decided once it is.
+    BoardWorkspaceUnknown => Progressing;
+    /// A rule cannot be evaluated (an invalid `reasonPattern` or duration); fix the policy.
+    InvalidPolicy => Permanent;
+    /// The grant carries no requester (created before the admission policies were installed).
+    RequesterUnknown => Ok;
+    /// More than one rule allows the request; the first governs.
+    OverlappingRules => Ok;
+    /// An approval was not counted: the approver is the requester and the rule allows no break-glass.
+    SelfApproval => Permanent;
+    /// An approval was not counted: it names another version (generation) of the request.
+    OtherVersion => Permanent;
+    /// An approval was not counted: it names an earlier object of the same name (another uid).
+    OtherGrant => Permanent;
+    /// An approval was not counted: it names another policy than the one governing the grant.
+    OtherPolicy => Permanent;
+    /// An approval was not counted: its approver is not among the rule's approvers.
+    NotAnApprover => Permanent;
+    /// An approval was not counted: it carries no approver.
+    ApproverUnknown => Permanent;
+    /// An approval was not counted: the approver already approved this version.
+    DuplicateApprover => Permanent;
+    /// An approval was not counted: it was created after the approval deadline.
+    AfterDeadline => Permanent;
 
     // --- Events only ---
     /// Grants changed between two syncs.

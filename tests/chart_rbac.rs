@@ -398,7 +398,12 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
     let docs = render(
         "monday-operator",
         &op_ns,
-        &["replicaCount=2", "crds.install=false"],
+        // The operator's identity only: no ClusterRoles for people.
+        &[
+            "replicaCount=2",
+            "crds.install=false",
+            "accessRoles.create=false",
+        ],
     );
     let identity: Vec<&Value> = docs
         .iter()
@@ -496,7 +501,11 @@ async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
     let watched = support::namespace(&client, "rbacns-watched").await;
     let other = support::namespace(&client, "rbacns-other").await;
     let set = format!("watchNamespace={watched}");
-    let docs = render("monday-operator", &op_ns, &[&set, "crds.install=false"]);
+    let docs = render(
+        "monday-operator",
+        &op_ns,
+        &[&set, "crds.install=false", "accessRoles.create=false"],
+    );
     let identity: Vec<&Value> = docs
         .iter()
         .filter(|d| {

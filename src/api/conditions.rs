@@ -65,6 +65,8 @@ string_enum! {
         Synced,
         /// Whether provisioning is enabled, and whether its setting is valid.
         Provisioning,
+        /// Whether the access-grant version in force is allowed by policy (and approvals).
+        Approved,
     }
 }
 

@@ -16,6 +16,8 @@ pub mod events;
 pub mod kit;
 pub mod lease;
 pub mod memory;
+pub mod notify;
+pub mod policy;
 pub mod provisioning;
 pub mod schedule;
 pub mod secret;

@@ -7,6 +7,8 @@
 
 mod support;
 
+mod access_admission;
+mod access_packaging;
 mod c1z_baton_cli;
 mod chart_install;
 mod chart_render;

@@ -27,6 +27,24 @@ pub const USER_TOKEN: &str = "test-user-token";
 /// User name behind [`USER_TOKEN`].
 pub const USER_NAME: &str = "alice";
 
+/// More identities in the static token file, for tests with several people (requesters,
+/// approvers): `(name, token, groups)`. None has any RBAC binding until a test creates one. The
+/// apiserver adds `system:authenticated` to each.
+pub const IDENTITIES: &[(&str, &str, &[&str])] = &[
+    ("bob", "test-bob-token", &["approvers", "sre"]),
+    ("carol", "test-carol-token", &["developers"]),
+    ("dave", "test-dave-token", &["approvers"]),
+];
+
+/// Extra settings for a control plane started with [`start_control_plane`].
+#[derive(Clone, Debug, Default)]
+pub struct ControlPlaneOptions {
+    /// Appended to kube-apiserver's flags, e.g. `--runtime-config=...`.
+    pub apiserver_args: Vec<String>,
+    /// Suffix of the data folder, so two control planes of one process do not share it.
+    pub name: String,
+}
+
 /// The running control plane of this test binary.
 pub struct ControlPlane {
     /// `https://127.0.0.1:<port>`.
@@ -85,7 +103,28 @@ pub async fn user_client() -> kube::Client {
     client_for(&control_plane().user_kubeconfig).await
 }
 
-async fn client_for(kubeconfig: &Path) -> kube::Client {
+/// Kubeconfig of one of `admin`, `alice` or the [`IDENTITIES`] on `cp`.
+pub fn identity_kubeconfig(cp: &ControlPlane, name: &str) -> PathBuf {
+    match name {
+        "admin" => cp.kubeconfig.clone(),
+        USER_NAME => cp.user_kubeconfig.clone(),
+        _ => {
+            assert!(
+                IDENTITIES.iter().any(|(n, ..)| *n == name),
+                "no identity {name} in the token file"
+            );
+            cp.dir.join(format!("{name}.kubeconfig"))
+        }
+    }
+}
+
+/// Client of one identity (see [`identity_kubeconfig`]) on `cp`.
+pub async fn identity_client(cp: &ControlPlane, name: &str) -> kube::Client {
+    client_for(&identity_kubeconfig(cp, name)).await
+}
+
+/// Client for any kubeconfig (e.g. a ServiceAccount's).
+pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     let kc = Kubeconfig::read_from(kubeconfig).expect("readable kubeconfig");
     let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
@@ -156,10 +195,14 @@ pub fn random_suffix() -> String {
 
 /// Runs `kubectl` with the admin kubeconfig and returns its output.
 pub fn kubectl(args: &[&str]) -> std::process::Output {
-    let cp = control_plane();
+    kubectl_with(&control_plane().kubeconfig, args)
+}
+
+/// kubectl against the control plane of `kubeconfig`.
+pub fn kubectl_with(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
     Command::new(tool("kubectl"))
         .arg("--kubeconfig")
-        .arg(&cp.kubeconfig)
+        .arg(kubeconfig)
         .args(args)
         .output()
         .expect("run kubectl")
@@ -214,10 +257,37 @@ pub fn free_port() -> u16 {
 }
 
 fn start() -> Result<ControlPlane> {
+    start_control_plane(&ControlPlaneOptions::default())
+}
+
+/// A control plane of its own for the tests that install cluster-scoped objects (admission
+/// policies, the chart's or kustomize's ClusterRoles): started on first use of `name`, shared by
+/// the tests that ask for the same name, and never the binary's shared [`control_plane`], so
+/// those objects cannot collide with another test's.
+pub fn own_control_plane(name: &'static str) -> &'static ControlPlane {
+    static PLANES: Mutex<Vec<(&'static str, &'static ControlPlane)>> = Mutex::new(Vec::new());
+    let mut planes = PLANES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, cp)) = planes.iter().find(|(n, _)| *n == name) {
+        return cp;
+    }
+    let cp = match start_control_plane(&ControlPlaneOptions {
+        name: name.to_string(),
+        ..Default::default()
+    }) {
+        Ok(cp) => Box::leak(Box::new(cp)),
+        Err(e) => panic!("could not start the control plane {name}: {e:#}"),
+    };
+    planes.push((name, cp));
+    cp
+}
+
+/// Starts another control plane (own etcd, own apiserver, own folder) with `opts`, e.g. an
+/// apiserver without some API; it lives until the test process exits. Prefer [`control_plane`].
+pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
     let started = Instant::now();
     let apiserver = require_tool("kube-apiserver")?;
     let etcd = require_tool("etcd")?;
-    let dir = data_dir()?;
+    let dir = data_dir(&opts.name)?;
 
     // Certificates: a CA, a serving certificate for 127.0.0.1/localhost, a service-account key.
     let ca_key = rcgen::KeyPair::generate()?;
@@ -242,7 +312,14 @@ fn start() -> Result<ControlPlane> {
     write(
         &dir.join("tokens.csv"),
         &format!(
-            "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n"
+            "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n{}",
+            IDENTITIES
+                .iter()
+                .map(|(name, token, groups)| format!(
+                    "{token},{name},{name}-uid,\"{}\"\n",
+                    groups.join(",")
+                ))
+                .collect::<String>()
         ),
     )?;
 
@@ -309,7 +386,8 @@ fn start() -> Result<ControlPlane> {
         .arg("--service-cluster-ip-range=10.96.0.0/24")
         .arg("--enable-priority-and-fairness=false")
         .arg("--profiling=false")
-        .arg("--v=1");
+        .arg("--v=1")
+        .args(&opts.apiserver_args);
     let mut apiserver_child = spawn_logged(cmd, &dir.join("kube-apiserver.log"))?;
 
     let kubeconfig = dir.join("admin.kubeconfig");
@@ -322,6 +400,12 @@ fn start() -> Result<ControlPlane> {
         &user_kubeconfig,
         &kubeconfig_yaml(&server, &ca_pem, USER_NAME, USER_TOKEN),
     )?;
+    for (name, token, _) in IDENTITIES {
+        write(
+            &dir.join(format!("{name}.kubeconfig")),
+            &kubeconfig_yaml(&server, &ca_pem, name, token),
+        )?;
+    }
 
     let readyz_log = dir.join("kube-apiserver.log");
     wait_until(Duration::from_secs(120), "kube-apiserver /readyz", || {
@@ -415,14 +499,18 @@ fn write(path: &Path, content: &str) -> Result<()> {
     std::fs::write(path, content).with_context(|| format!("writing {}", path.display()))
 }
 
-/// A fresh folder for this test process; folders of earlier processes that are gone are removed.
-fn data_dir() -> Result<PathBuf> {
+/// A fresh folder for this test process (and `name`, when not empty); folders of earlier
+/// processes that are gone are removed.
+fn data_dir(name: &str) -> Result<PathBuf> {
     let base = std::env::temp_dir().join("monday-operator-tests");
     std::fs::create_dir_all(&base)?;
     if let Ok(entries) = std::fs::read_dir(&base) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
-            let pid = name.strip_prefix("cp-").and_then(|p| p.parse::<i32>().ok());
+            let pid = name
+                .strip_prefix("cp-")
+                .and_then(|p| p.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok());
             // SAFETY: kill with signal 0 only checks whether the process exists.
             if let Some(pid) = pid
                 && unsafe { libc::kill(pid, 0) } != 0
@@ -431,7 +519,11 @@ fn data_dir() -> Result<PathBuf> {
             }
         }
     }
-    let dir = base.join(format!("cp-{}", std::process::id()));
+    let dir = if name.is_empty() {
+        base.join(format!("cp-{}", std::process::id()))
+    } else {
+        base.join(format!("cp-{}-{name}", std::process::id()))
+    };
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)

@@ -166,14 +166,22 @@ pub fn write_docs(path: &Path, docs: &[&Value]) {
 
 /// Waits (kubectl, up to 60 s) until every generated CRD is Established.
 pub fn wait_crds_established() {
+    wait_crds_established_with(&support::control_plane().kubeconfig);
+}
+
+/// [`wait_crds_established`] on the control plane of `kubeconfig`.
+pub fn wait_crds_established_with(kubeconfig: &Path) {
     for crd in generated_crds() {
         let name = crd["metadata"]["name"].as_str().unwrap_or_default();
-        let out = support::kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{name}"),
-        ]);
+        let out = crate::support::access::kubectl_with(
+            kubeconfig,
+            &[
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                &format!("crd/{name}"),
+            ],
+        );
         assert!(out.status.success(), "{name} Established: {}", show(&out));
     }
 }
