@@ -6,6 +6,7 @@
 pub mod api;
 pub mod baton;
 pub mod cli;
+pub mod conductorone;
 pub mod controller;
 pub mod engine;
 pub mod metrics;
