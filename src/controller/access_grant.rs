@@ -638,7 +638,14 @@ async fn revoke(
         (_, Some(id)) => Principal::UserId(Id::from(id.clone())),
         (p, None) => p.clone(),
     };
-    match provision::revoke(&client, entitlement, &target, st.previous_role.as_deref()).await {
+    match provision::revoke(
+        &client,
+        entitlement,
+        &target,
+        provision::RevokeMode::RestorePrevious(st.previous_role.as_deref()),
+    )
+    .await
+    {
         Ok(_) => {
             st.revoked_at = Some(Time(Timestamp::now()));
             ctx.succeeded(obj);

@@ -8,7 +8,8 @@ pub mod provision;
 pub mod sync;
 
 pub use provision::{
-    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
+    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeMode,
+    RevokeOutcome,
 };
 pub use sync::{
     Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file, sync_to_file_observed,
