@@ -12,4 +12,5 @@ pub mod engine;
 pub mod metrics;
 pub mod monday;
 pub mod server;
+pub mod service;
 pub mod telemetry;

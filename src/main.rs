@@ -21,6 +21,10 @@ enum Command {
     /// Sync one Monday.com account into a .c1z file and exit. The token comes from
     /// BATON_MONDAY_API_KEY or --token-file, never from a flag value.
     Sync(SyncArgs),
+    /// Run ConductorOne service mode without Kubernetes, configured from the environment as the
+    /// set-up guide's Deployment is: BATON_CLIENT_ID, BATON_CLIENT_SECRET, BATON_MONDAY_API_KEY,
+    /// BATON_PROVISIONING, BATON_C1_API_HOST, BATON_HOST_ID. Exits 0 on SIGTERM.
+    Service(monday_operator::cli::service::ServiceArgs),
     /// Print every CustomResourceDefinition as YAML.
     Crd,
     #[command(flatten)]
@@ -88,6 +92,7 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run_operator(args),
+        Command::Service(args) => std::process::exit(monday_operator::cli::service::run(args)),
         Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
     }
 }

@@ -12,5 +12,6 @@ pub use provision::{
     RevokeOutcome,
 };
 pub use sync::{
-    Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file, sync_to_file_observed,
+    Connection, Omit, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file,
+    sync_to_file_observed, sync_to_file_omitting,
 };

@@ -36,6 +36,16 @@ pub struct SyncOptions {
     pub resource_types: Option<BTreeSet<String>>,
 }
 
+/// What to leave out of a snapshot (ConductorOne's sync task options); the default omits
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// Write resources and entitlements but no grants (`skip_grants`).
+    pub grants: bool,
+    /// Write resources only (`skip_entitlements_and_grants`).
+    pub entitlements_and_grants: bool,
+}
+
 /// Object counts of one snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncCounts {
@@ -126,6 +136,17 @@ pub async fn sync_to_file_observed(
     opts: &SyncOptions,
     observer: Option<Arc<dyn ClientObserver>>,
 ) -> Result<SyncReport, SyncError> {
+    sync_to_file_omitting(conn, path, opts, Omit::default(), observer).await
+}
+
+/// [`sync_to_file_observed`], leaving out what `omit` says.
+pub async fn sync_to_file_omitting(
+    conn: &Connection,
+    path: &Path,
+    opts: &SyncOptions,
+    omit: Omit,
+    observer: Option<Arc<dyn ClientObserver>>,
+) -> Result<SyncReport, SyncError> {
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
     let config = ClientConfig {
@@ -144,10 +165,16 @@ pub async fn sync_to_file_observed(
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
     let path_owned = path.to_path_buf();
+    let (skip_grants, skip_entitlements) = (omit.grants, omit.entitlements_and_grants);
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
-        let (snapshot, stats) = build_snapshot(data, &include, started_at)
+        let (mut snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+        if skip_entitlements {
+            snapshot.clear_entitlements();
+        } else if skip_grants {
+            snapshot.clear_grants();
+        }
         let mapped = t.elapsed();
         let peak_after_map = peak_rss_mib();
         let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
