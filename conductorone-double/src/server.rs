@@ -165,7 +165,7 @@ impl Double {
 }
 
 async fn bind(config: Config) -> anyhow::Result<DoubleHandle> {
-    let certs = certs::generate(&[config.tenant_host.clone()])?;
+    let certs = certs::generate(std::slice::from_ref(&config.tenant_host))?;
     let dir = std::env::temp_dir().join(format!(
         "conductorone-double-{}-{}",
         std::process::id(),

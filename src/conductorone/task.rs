@@ -163,8 +163,9 @@ impl TaskKind {
 }
 
 /// Which storage engine a sync task asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum StorageEngine {
+    #[default]
     Default,
     Sqlite,
     Pebble,
@@ -182,12 +183,6 @@ pub struct SyncFull {
     /// Resources of a targeted sync (empty = full).
     pub targeted: Vec<pb::ResourceId>,
     pub storage_engine: StorageEngine,
-}
-
-impl Default for StorageEngine {
-    fn default() -> Self {
-        StorageEngine::Default
-    }
 }
 
 /// `GrantTask`: give `principal` the `entitlement`.
