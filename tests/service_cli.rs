@@ -140,7 +140,15 @@ async fn the_guide_environment_connects_syncs_provisions_and_stops_on_sigterm_wi
     };
     assert_eq!(h.host_id, "guide-deployment", "BATON_HOST_ID is used");
 
+    let access_tokens = double.issued_tokens();
+    assert!(!access_tokens.is_empty());
     let (status, stderr, took) = proc.terminate();
+    for t in &access_tokens {
+        assert!(
+            !stderr.contains(t.as_str()),
+            "a ConductorOne access token in the logs"
+        );
+    }
     assert!(
         status.success(),
         "exit 0 on SIGTERM, got {status:?}\n{stderr}"

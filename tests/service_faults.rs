@@ -443,3 +443,30 @@ async fn three_tasks_run_at_once_and_no_more() {
         .await
         .expect("clean stop");
 }
+
+#[tokio::test]
+async fn failing_heartbeats_cancel_the_sync_when_the_counter_reaches_ten() {
+    // Slow Monday: the sync outlasts ten 1 s heartbeat intervals.
+    let emu = Emulator::start(Config::edge().latency(Duration::from_secs(4))).expect("emulator");
+    let double = quick_double();
+    let running = start(&double, &emu, false, |_| {});
+    let id = double.push_task(sqlite_sync());
+    double
+        .wait_for(Duration::from_secs(20), |d| {
+            (d.heartbeats(&id) == 1).then_some(())
+        })
+        .await
+        .expect("first heartbeat");
+    double.fail_next(Method::Heartbeat, tonic::Code::Unavailable, 100);
+    let (code, message, non_retryable) = assert_error(&finished(&double, &id, LIMIT).await);
+    assert_eq!(code, tonic::Code::Cancelled as i32, "{message}");
+    assert!(message.contains("heartbeat"), "{message}");
+    assert!(!non_retryable);
+    // The SDK's counter: one good heartbeat, then 9 failures, then the cancel.
+    assert_eq!(double.rpcs(Method::Heartbeat).len(), 10);
+    assert!(double.uploads().is_empty());
+    running
+        .stop(Duration::from_secs(10))
+        .await
+        .expect("clean stop");
+}

@@ -265,6 +265,11 @@ impl DoubleHandle {
         self.shared.lock().clients.remove(client_id);
     }
 
+    /// Every access token issued so far (for leak checks: they are secrets too).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.shared.lock().tokens.keys().cloned().collect()
+    }
+
     /// Forgets every issued token (their holders get `UNAUTHENTICATED`).
     pub fn invalidate_tokens(&self) {
         self.shared.lock().tokens.clear();
