@@ -200,6 +200,8 @@ async fn hello_and_get_task_failures_back_off_like_the_sdk() {
         (g[1] - 1.0).abs() < 0.6 && (g[2] - 4.0).abs() < 0.6,
         "GetTask backoff 1 s, 4 s: {g:?}"
     );
+    // Events follow the answers they report.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let events = running.drain().to_vec();
     assert!(events.iter().any(|e| matches!(e, ServiceEvent::PollFailed { consecutive: 2, retry_in, .. } if *retry_in == Duration::from_secs(4))));
     assert!(

@@ -112,14 +112,7 @@ async fn sync_full_uploads_exactly_the_emulators_ground_truth() {
     let schema = md.account_creation_schema.as_ref().expect("schema");
     assert!(schema.field_map.contains_key("email") && schema.field_map.contains_key("role"));
 
-    let events = running.drain().to_vec();
-    let report = events
-        .iter()
-        .find_map(|e| match e {
-            ServiceEvent::TaskFinished(r) if r.info.id == id => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a TaskFinished event");
+    let report = running.report(&id, Duration::from_secs(10)).await;
     assert_eq!(report.outcome, TaskOutcome::Succeeded);
     assert!(report.finish_reported);
     let TaskDetail::Sync {

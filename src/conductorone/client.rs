@@ -135,7 +135,7 @@ impl Client {
                 "the ConductorOne host {target_host:?} must be host[:port] (BATON_C1_API_HOST)"
             )));
         }
-        let trust = Trust::new(config.extra_roots.as_deref())?;
+        let trust = Trust::shared(config.extra_roots.as_deref())?;
         let user_agent = format!(
             "{} monday-operator/{}",
             config.client_id.name(),

@@ -30,6 +30,27 @@ pub struct Trust {
 }
 
 impl Trust {
+    /// [`Trust::new`], built once per process for each `extra_roots` (one per connector would
+    /// parse every CA on the host again, which dominates a small client's memory). A changed
+    /// file is read again only by a new process, as the Monday client's roots are.
+    pub fn shared(extra_roots: Option<&Path>) -> Result<Self, C1Error> {
+        use std::collections::HashMap;
+        use std::path::PathBuf;
+        use std::sync::{Mutex, OnceLock};
+        static CACHE: OnceLock<Mutex<HashMap<Option<PathBuf>, Trust>>> = OnceLock::new();
+        let key = extra_roots.map(Path::to_path_buf);
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(t) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(t.clone());
+        }
+        let built = Trust::new(extra_roots)?;
+        cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, built.clone());
+        Ok(built)
+    }
+
     /// Platform roots plus the PEM certificates in `extra_roots` (normally `SSL_CERT_FILE`).
     pub fn new(extra_roots: Option<&Path>) -> Result<Self, C1Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -614,16 +614,16 @@ async fn probe(
                 ),
                 Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
             };
-            let Some(owners) = client.workspace_list(workspace, owners_list).await? else {
+            // Both lists at once: one round trip instead of two.
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            let Some(owners) = owners else {
                 return Ok(None);
             };
             let owner = owners.contains(id);
-            let subscriber = owner
-                || client
-                    .workspace_list(workspace, subs_list)
-                    .await?
-                    .unwrap_or_default()
-                    .contains(id);
+            let subscriber = owner || subscribers.unwrap_or_default().contains(id);
             match access {
                 Access::Owner => Some((owner, subscriber.then(|| "subscriber".to_string()))),
                 Access::Subscriber => Some((subscriber, None)),
@@ -715,18 +715,41 @@ pub async fn apply(
     entitlement: &Entitlement,
     current: &Current,
 ) -> Result<GrantOutcome> {
-    // Role and status may have changed since `check` read them.
-    let holder = &refresh(client, &current.holder).await?;
+    apply_inner(client, entitlement, current, false).await
+}
+
+/// [`apply`]; `just_checked`: `current` was read a moment ago (by [`grant`]), so the re-read
+/// that guards against changes since an earlier [`check`] is skipped (three fewer requests).
+async fn apply_inner(
+    client: &Client,
+    entitlement: &Entitlement,
+    current: &Current,
+    just_checked: bool,
+) -> Result<GrantOutcome> {
+    // Role and status may have changed since `check` read them (an invitation changes them for
+    // sure: read again then too).
+    let just_checked = just_checked && !current.invited;
+    let refreshed;
+    let holder = if just_checked {
+        &current.holder
+    } else {
+        refreshed = refresh(client, &current.holder).await?;
+        &refreshed
+    };
     let what = format!("{entitlement} for {}", holder.baton_id());
     // An account invited for `account:active` is as active as Monday allows until accepted.
     let invited_pending = *entitlement == Entitlement::AccountActive
         && current.invited
         && matches!(holder, Holder::User(u) if u.status == UserStatus::Pending);
     let has_now = invited_pending
-        || probe(client, entitlement, holder)
-            .await?
-            .map(|(h, _)| h)
-            .unwrap_or(false);
+        || if just_checked {
+            current.pre_existing
+        } else {
+            probe(client, entitlement, holder)
+                .await?
+                .map(|(h, _)| h)
+                .unwrap_or(false)
+        };
     if !has_now {
         match (entitlement, holder) {
             (Entitlement::Role(role), Holder::User(u)) => {
@@ -830,7 +853,7 @@ pub async fn grant(
     opts: GrantOptions,
 ) -> Result<GrantOutcome> {
     let current = check(client, entitlement, principal, opts).await?;
-    apply(client, entitlement, &current).await
+    apply_inner(client, entitlement, &current, true).await
 }
 
 /// Takes `entitlement` away from `principal` as `mode` says (see [`RevokeMode`]): the one revoke
@@ -955,17 +978,14 @@ async fn standing(
                 ),
                 Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
             };
-            match client.workspace_list(workspace, owners_list).await? {
-                None => None,
-                Some(owners) => Some(Standing {
-                    owner: owners.contains(id),
-                    listed: client
-                        .workspace_list(workspace, subs_list)
-                        .await?
-                        .unwrap_or_default()
-                        .contains(id),
-                }),
-            }
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            owners.map(|owners| Standing {
+                owner: owners.contains(id),
+                listed: subscribers.unwrap_or_default().contains(id),
+            })
         }
         _ => None,
     })

@@ -62,6 +62,35 @@ impl Running {
             .expect("the service task did not panic")
     }
 
+    /// The `TaskFinished` report of `task_id` (it is emitted just after `FinishTask` returns).
+    pub async fn report(
+        &mut self,
+        task_id: &str,
+        limit: Duration,
+    ) -> monday_operator::service::TaskReport {
+        let find = |seen: &[ServiceEvent]| {
+            seen.iter().find_map(|e| match e {
+                ServiceEvent::TaskFinished(r) if r.info.id == task_id => Some((**r).clone()),
+                _ => None,
+            })
+        };
+        if let Some(r) = find(&self.seen) {
+            return r;
+        }
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) => {
+                    self.seen.push(e);
+                    if let Some(r) = find(&self.seen) {
+                        return r;
+                    }
+                }
+                _ => panic!("no TaskFinished event for {task_id} within {limit:?}"),
+            }
+        }
+    }
+
     /// Drains events received so far into `seen`.
     pub fn drain(&mut self) -> &[ServiceEvent] {
         while let Ok(e) = self.events.try_recv() {
