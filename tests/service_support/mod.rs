@@ -16,8 +16,9 @@ use monday_operator::service::{Service, ServiceConfig, ServiceEvent};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
-/// `rustls-no-provider` (workspace feature unification) needs no process-wide provider for our
-/// clients; the emulator's tests install one for their reqwest clients, we never do.
+/// The client configuration for `double`: its registered credentials, its address as
+/// `BATON_C1_API_HOST`, its CA as the extra root (what `SSL_CERT_FILE` gives the binary). Our
+/// clients bring their own ring-based rustls config, so no process-wide provider is installed.
 pub fn conductorone_config(double: &DoubleHandle) -> conductorone::Config {
     let creds = double.credentials();
     conductorone::Config {
