@@ -105,7 +105,12 @@ fn main() -> Result<()> {
     );
     let samples = std::fs::read_to_string(root.join("config/samples/secret.yaml"))
         .context("reading config/samples/secret.yaml")?
-        .replace("<Monday.com API token>", emu.admin_token());
+        .replace("<Monday.com API token>", emu.admin_token())
+        // No ConductorOne here: the placeholders would start service mode and fail.
+        .lines()
+        .filter(|l| !l.contains("<ConductorOne client"))
+        .collect::<Vec<_>>()
+        .join("\n");
     kubectl(
         &cp.kubeconfig,
         &["apply", "-n", NAMESPACE, "-f", "-"],

@@ -2,6 +2,7 @@
 //! the printed summary. The commands call the same `engine` functions as the controllers.
 
 pub mod provision;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 

@@ -21,6 +21,10 @@ enum Command {
     /// Sync one Monday.com account into a .c1z file and exit. The token comes from
     /// BATON_MONDAY_API_KEY or --token-file, never from a flag value.
     Sync(SyncArgs),
+    /// Run ConductorOne service mode without Kubernetes, configured from the environment as the
+    /// set-up guide's Deployment is: BATON_CLIENT_ID, BATON_CLIENT_SECRET, BATON_MONDAY_API_KEY,
+    /// BATON_PROVISIONING, BATON_C1_API_HOST, BATON_HOST_ID. Exits 0 on SIGTERM.
+    Service(monday_operator::cli::service::ServiceArgs),
     /// Print every CustomResourceDefinition as YAML.
     Crd,
     #[command(flatten)]
@@ -75,7 +79,7 @@ fn run() -> anyhow::Result<()> {
             };
             let opts = monday_operator::engine::SyncOptions {
                 resource_types: args.resource_types.map(|v| v.into_iter().collect()),
-                observer: None,
+                ..Default::default()
             };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let report = runtime
@@ -89,6 +93,7 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run_operator(args),
+        Command::Service(args) => std::process::exit(monday_operator::cli::service::run(args)),
         Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
     }
 }
@@ -165,8 +170,17 @@ fn run_operator(args: RunArgs) -> anyhow::Result<()> {
         max_concurrent_syncs: args.max_concurrent_syncs,
         sync_timeout: args.sync_timeout,
         shutdown_timeout: args.shutdown_timeout,
-        identity,
+        identity: identity.clone(),
         namespace: args.namespace,
+        conductor_one: controller::service_mode::Reach {
+            extra_roots: std::env::var_os("SSL_CERT_FILE")
+                .map(std::path::PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty()),
+            host_id: std::env::var(monday_operator::settings::HOST_ID)
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or(identity),
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

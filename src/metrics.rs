@@ -34,6 +34,13 @@ pub struct ConnectorLabels {
     pub name: String,
 }
 
+/// One ConductorOne task: its type and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub r#type: String,
+    pub result: String,
+}
+
 /// The kind a reconcile was for.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -58,6 +65,7 @@ pub struct Metrics {
     pub reconciles: Family<KindLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub syncs_in_flight: Gauge,
+    pub c1_tasks: Family<TaskLabels, Counter>,
     pub leader: Gauge,
 }
 
@@ -82,6 +90,7 @@ impl Metrics {
         let reconciles = Family::<KindLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let syncs_in_flight = Gauge::default();
+        let c1_tasks = Family::<TaskLabels, Counter>::default();
         let leader = Gauge::default();
         registry.register(
             "sync_duration_seconds",
@@ -120,6 +129,11 @@ impl Metrics {
             syncs_in_flight.clone(),
         );
         registry.register(
+            "conductorone_tasks",
+            "ConductorOne service-mode tasks by type and result",
+            c1_tasks.clone(),
+        );
+        registry.register(
             "leader",
             "1 while this replica holds the leader Lease",
             leader.clone(),
@@ -134,8 +148,19 @@ impl Metrics {
             reconciles,
             reconcile_errors,
             syncs_in_flight,
+            c1_tasks,
             leader,
         }
+    }
+
+    /// Counts one finished ConductorOne task.
+    pub fn count_c1_task(&self, task_type: &str, result: &str) {
+        self.c1_tasks
+            .get_or_create(&TaskLabels {
+                r#type: task_type.into(),
+                result: result.into(),
+            })
+            .inc();
     }
 
     /// Counts one reconcile of `kind`.

@@ -221,6 +221,8 @@ reasons! {
     MondayFailed => Transient;
     /// Monday reported success but a read shows otherwise; checked again.
     NotApplied => Transient;
+    /// A base role cannot be revoked without another to put in its place.
+    BaseRoleRequired => Permanent;
 
     // --- policy and approvals (`Approved`) ---
     /// Enough approvers of the governing rule approved this version.
@@ -278,11 +280,58 @@ reasons! {
     /// An approval was not counted: it was created after the approval deadline.
     AfterDeadline => Permanent;
 
+    // --- ConductorOne service mode (`ConductorOne`) ---
+    /// `BATON_CLIENT_ID` is not `name@host/suffix`.
+    InvalidClientId => Permanent, connection;
+    /// `BATON_CLIENT_SECRET` is not a `secret-token:conductorone.com:v1:` Ed25519 key.
+    InvalidClientSecret => Permanent, connection;
+    /// The token endpoint refused the client (wrong key, revoked client).
+    InvalidCredentials => Permanent, connection;
+    /// The token endpoint failed or answered something unreadable.
+    TokenEndpointError => Transient, connection;
+    /// ConductorOne refused the access token.
+    Unauthenticated => Permanent, connection;
+    /// ConductorOne refused the call for this client.
+    PermissionDenied => Permanent, connection;
+    /// A call to ConductorOne timed out.
+    Timeout => Transient, connection;
+    /// ConductorOne rejected a request as invalid.
+    Rejected => Permanent;
+    /// ConductorOne's precondition for the call does not hold.
+    FailedPrecondition => Permanent;
+    /// ConductorOne does not implement the call.
+    Unimplemented => Permanent;
+    /// A local file of service mode could not be read or written.
+    FileError => Transient;
+    /// The service-mode work folder cannot be used.
+    WorkDirUnusable => Permanent;
+    /// Service mode is off (spec), or the Secret holds no ConductorOne credentials.
+    ServiceModeOff => Ok;
+    /// A task succeeded.
+    Succeeded => Ok;
+    /// ConductorOne cancelled a task.
+    CancelledByServer => Transient;
+    /// Heartbeats of a running task kept failing; it was cancelled.
+    HeartbeatFailed => Transient;
+    /// A task of a type this connector does not carry out.
+    UnsupportedTaskType => Transient;
+    /// A task without what its type needs (entitlement, principal, …).
+    MalformedTask => Permanent;
+    /// A task that names something this connector does not have.
+    InvalidTask => Permanent;
+    /// An action's arguments are not what its schema says.
+    InvalidArguments => Permanent;
+    /// An action this connector does not have.
+    UnknownAction => Permanent;
+    /// The service cannot be configured (work folder, limits).
+    ServiceConfig => Permanent;
+    /// A grant with a duration was revoked by the operator: ConductorOne sent no revoke task
+    /// within the grace period after it ended.
+    RevokedAfterDuration => Ok;
+
     // --- Events only ---
     /// Grants changed between two syncs.
     AccessChanged => Ok;
-    /// ConductorOne credentials in the Secret are not used.
-    CredentialsIgnored => Ok;
 
     // --- reconcile errors (metric label) ---
     /// A Kubernetes API call failed.

@@ -13,6 +13,10 @@ pub const PROVISIONING: &str = "BATON_PROVISIONING";
 pub const CLIENT_ID: &str = "BATON_CLIENT_ID";
 /// ConductorOne client secret (service mode).
 pub const CLIENT_SECRET: &str = "BATON_CLIENT_SECRET";
+/// `host[:port]` replacing the client id's host for the token URL and gRPC (service mode).
+pub const C1_API_HOST: &str = "BATON_C1_API_HOST";
+/// `host_id` sent to ConductorOne (service mode; default the hostname).
+pub const HOST_ID: &str = "BATON_HOST_ID";
 
 /// The spellings [`parse_go_bool`] accepts, for messages.
 pub const GO_BOOL_SPELLINGS: &str = "1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False";

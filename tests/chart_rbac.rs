@@ -233,7 +233,8 @@ async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
     apply(&[&json!({
         "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayConnector",
         "metadata": {"name": "monday", "namespace": ns},
-        "spec": {"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url()},
+        // Placeholder ConductorOne keys: service mode off (its RBAC is that of any grant record).
+        "spec": {"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url(), "conductorOne": {"enabled": false}},
     })]);
 
     let deadline = Instant::now() + Duration::from_secs(90);

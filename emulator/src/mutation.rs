@@ -374,6 +374,23 @@ fn new_kind(role: GBaseRoleName) -> UserKind {
     }
 }
 
+/// `CreateTeamAttributesInput`.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateTeamAttributesInput", rename_fields = "snake_case")]
+pub struct CreateTeamAttributesInput {
+    pub name: String,
+    pub is_guest_team: Option<bool>,
+    pub parent_team_id: Option<ID>,
+    pub subscriber_ids: Option<Vec<ID>>,
+}
+
+/// `CreateTeamOptionsInput`.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateTeamOptionsInput", rename_fields = "snake_case")]
+pub struct CreateTeamOptionsInput {
+    pub allow_empty_team: Option<bool>,
+}
+
 // Mutation root ---------------------------------------------------------------------------------
 
 /// A board or a workspace: the eight membership mutations (users or teams, added or removed)
@@ -823,6 +840,70 @@ impl MutationRoot {
                     .collect(),
             ),
         }))
+    }
+
+    /// Creates a team; subscribers are required unless `options.allow_empty_team` (admin only,
+    /// like the other team-administration mutations here). Guests only in guest teams.
+    #[graphql(complexity = "crate::cost::mutation(1, child_complexity)")]
+    async fn create_team(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTeamAttributesInput,
+        options: Option<CreateTeamOptionsInput>,
+    ) -> Result<Option<TeamObj>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let name = input.name.trim().to_string();
+        if name.is_empty() {
+            return Err(invalid_argument("Team name must not be empty"));
+        }
+        if input.parent_team_id.is_some() {
+            return Err(invalid_argument(
+                "parent_team_id is not supported by this emulator",
+            ));
+        }
+        let members = parse_ids(&input.subscriber_ids.unwrap_or_default())?;
+        let allow_empty = options.and_then(|o| o.allow_empty_team).unwrap_or(false);
+        if members.is_empty() && !allow_empty {
+            return Err(invalid_argument(
+                "A team must have subscribers unless allow_empty_team is set",
+            ));
+        }
+        let guest_team = input.is_guest_team.unwrap_or(false);
+        let mut t = write(&shared(ctx)?.tenant);
+        existing_users(&t, &members)?;
+        for &id in &members {
+            if (t.user(id).expect("checked").kind == UserKind::Guest) != guest_team {
+                return Err(invalid_argument(
+                    "guests can only join guest teams and other users only regular teams",
+                ));
+            }
+        }
+        let mut members = members;
+        model::sort_dedup(&mut members);
+        let id = t.add_team(model::Team {
+            id: 0,
+            name,
+            is_guest: guest_team,
+            members,
+            owners: Vec::new(),
+        });
+        Ok(TeamObj::lookup(&t, id))
+    }
+
+    /// Deletes a team (and its board/workspace memberships). An unknown team is
+    /// `ResourceNotFoundException`.
+    #[graphql(complexity = "crate::cost::mutation(1, child_complexity)")]
+    async fn delete_team(&self, ctx: &Context<'_>, team_id: ID) -> Result<Option<TeamObj>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let team_id = parse_id(&team_id)?;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = TeamObj::lookup(&t, team_id)
+            .filter(|_| team_id != EVERYONE_TEAM)
+            .ok_or_else(|| not_found("Team", team_id))?;
+        t.remove_team(team_id);
+        Ok(Some(team))
     }
 
     /// Creates PENDING users (role default MEMBER); an email already in the account is an `ERROR`.

@@ -67,6 +67,8 @@ string_enum! {
         Provisioning,
         /// Whether the access-grant version in force is allowed by policy (and approvals).
         Approved,
+        /// ConductorOne service mode: connected, off, or why not.
+        ConductorOne,
     }
 }
 

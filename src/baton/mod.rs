@@ -11,6 +11,7 @@ pub mod pb;
 /// Writing and reading v1 c1z files: the artefact each sync produces, readable by `baton`.
 pub use c1z::{
     C1zError, C1zReader, GrantDiff, SyncRun, WriteOptions, WriteSummary, diff_latest, write_c1z,
+    write_latest_sync,
 };
 /// Building the model: Baton's byte-exact ID formats and builders that mirror the SDK's.
 pub use model::{

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::engine::provision::{self, BaseRole, Entitlement, GrantOptions, Principal};
+use crate::engine::provision::{self, BaseRole, Entitlement, GrantOptions, Principal, RevokeMode};
 use crate::engine::{Connection, Session};
 use crate::reason::Reason;
 
@@ -75,15 +75,18 @@ pub enum ProvisionCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Revoke an entitlement (absent = success). Role grants set --previous-role (default viewer).
+    /// Revoke exactly one Baton grant (absent = success): an owner grant keeps the
+    /// membership/subscription, a membership/subscription of an owner also ends the ownership
+    /// (printed), a base role falls back to viewer. With --previous-role, undo an earlier grant
+    /// instead: put back what `grant` printed as previous (`none` = nothing).
     Revoke {
         /// Baton entitlement ID.
         #[arg(long)]
         entitlement: String,
         #[command(flatten)]
         principal: PrincipalArgs,
-        /// What to restore: the base role for role grants, or member/subscriber for owner grants
-        /// that upgraded a membership (as printed by `grant`).
+        /// Undo a grant: restore the base role for role grants, member/subscriber for owner grants
+        /// that upgraded a membership (as printed by `grant`), or `none` when there was nothing.
         #[arg(long)]
         previous_role: Option<String>,
         #[command(flatten)]
@@ -212,14 +215,29 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
             target,
         } => {
             let (e, p) = (entitlement(e)?, principal(p)?);
-            let out = session(target)?
-                .revoke(&e, &p, previous_role.as_deref())
-                .await?;
-            Ok(match (out.already_absent, out.restored) {
+            // With --previous-role, undo a grant made earlier (as MondayAccessGrant expiry
+            // does; `none` = the principal had nothing); without, Baton's exact revoke.
+            let mode = match previous_role.as_deref() {
+                Some("none") => RevokeMode::RestorePrevious(None),
+                Some(prev) => RevokeMode::RestorePrevious(Some(prev)),
+                None => RevokeMode::ExactGrant,
+            };
+            let out = session(target)?.revoke(&e, &p, mode).await?;
+            let mut line = match (out.already_absent, &out.restored) {
                 (true, _) => format!("already absent: {e} for {p}"),
-                (false, Some(r)) => format!("revoked: {e} for {p}; restored {r}"),
+                (false, Some(r)) if previous_role.is_some() => {
+                    format!("revoked: {e} for {p}; restored {r}")
+                }
+                (false, Some(r)) => format!("revoked: {e} for {p}; kept {r}"),
                 (false, None) => format!("revoked: {e} for {p}"),
-            })
+            };
+            if !out.also_removed.is_empty() {
+                line.push_str(&format!(
+                    "\nalso removed (Monday cannot keep them without it): {}",
+                    out.also_removed.join(", ")
+                ));
+            }
+            Ok(line)
         }
         ProvisionCommand::CreateAccount {
             email,

@@ -30,6 +30,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Background syncs of connectors.
     pub tasks: Arc<Tasks>,
+    /// ConductorOne service-mode loops of connectors.
+    pub services: Arc<super::service_mode::ServiceModes>,
     /// Snapshots go to `<data_dir>/<namespace>/<name>/sync.c1z`.
     pub data_dir: PathBuf,
     failures: Failures,
@@ -41,6 +43,7 @@ impl Context {
         events: Events,
         metrics: Arc<Metrics>,
         tasks: Arc<Tasks>,
+        services: Arc<super::service_mode::ServiceModes>,
         data_dir: PathBuf,
     ) -> Self {
         Context {
@@ -48,6 +51,7 @@ impl Context {
             events,
             metrics,
             tasks,
+            services,
             data_dir,
             failures: Failures::default(),
         }

@@ -154,19 +154,24 @@ impl Elector {
         let mut last_ok = Instant::now();
         loop {
             tokio::time::sleep(self.cfg.renew).await;
-            match self.try_acquire_or_renew().await {
-                Ok(true) => last_ok = Instant::now(),
-                Ok(false) => {
+            // A renewal that hangs (a half-open connection) must not outlast the deadline: the
+            // standby takes the Lease after the lease duration, so this process stops first.
+            let left = deadline
+                .saturating_sub(last_ok.elapsed())
+                .max(Duration::from_millis(100));
+            let attempt = tokio::time::timeout(left, self.try_acquire_or_renew()).await;
+            match attempt {
+                Ok(Ok(true)) => last_ok = Instant::now(),
+                Ok(Ok(false)) => {
                     tracing::error!(lease = %self.cfg.name, "leader Lease taken by another replica");
                     return;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "renewing the leader Lease failed");
-                    if last_ok.elapsed() >= deadline {
-                        tracing::error!(lease = %self.cfg.name, "leader Lease not renewed in time");
-                        return;
-                    }
-                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "renewing the leader Lease failed"),
+                Err(_) => tracing::warn!("renewing the leader Lease timed out"),
+            }
+            if last_ok.elapsed() >= deadline {
+                tracing::error!(lease = %self.cfg.name, "leader Lease not renewed in time");
+                return;
             }
         }
     }

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod provisioning;
 pub mod schedule;
 pub mod secret;
+pub mod service_mode;
 pub mod tasks;
 
 use std::net::SocketAddr;
@@ -61,6 +62,8 @@ pub struct Config {
     /// Watch connectors and Secrets in this namespace only (a namespaced Role suffices);
     /// `None` = every namespace (needs a ClusterRole).
     pub namespace: Option<String>,
+    /// How ConductorOne service mode reaches ConductorOne (extra CA file, host id).
+    pub conductor_one: service_mode::Reach,
 }
 
 /// Errors that stop the operator (reported by `main`).
@@ -123,8 +126,13 @@ pub async fn run(
         }
     });
     metrics.leader.set(1);
-    let tasks = controllers(client, &config, metrics.clone(), stop).await;
-    tracing::info!("controllers stopped; waiting for running syncs");
+    let (tasks, services) = controllers(client, &config, metrics.clone(), stop).await;
+    tracing::info!(
+        "controllers stopped; stopping ConductorOne service mode and waiting for running syncs"
+    );
+    if !services.drain(SERVICE_STOP).await {
+        tracing::warn!("a ConductorOne task loop did not stop in time");
+    }
     if !tasks.drain(config.shutdown_timeout).await {
         tracing::warn!(timeout = ?config.shutdown_timeout, "syncs still running at shutdown; their temporary files are discarded, the last snapshot is intact");
     }
@@ -160,26 +168,40 @@ async fn admin_server(
     Ok(ready)
 }
 
-/// Runs both controllers until `stop` is cancelled; returns the sync tasks to drain.
+/// How long service mode gets to stop (the SDK's process exits at once; running provisioning
+/// tasks get a few seconds to report).
+const SERVICE_STOP: Duration = Duration::from_secs(10);
+
+/// Runs both controllers until `stop` is cancelled; returns the sync tasks and service-mode
+/// loops to drain.
 async fn controllers(
     client: kube::Client,
     config: &Config,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-) -> Arc<tasks::Tasks> {
+) -> (Arc<tasks::Tasks>, Arc<service_mode::ServiceModes>) {
     let (trigger, woken) =
         futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<MondayConnector>>>();
     let tasks = Arc::new(tasks::Tasks::new(
         config.max_concurrent_syncs,
         config.sync_timeout,
+        trigger.clone(),
+        metrics.clone(),
+    ));
+    let services = Arc::new(service_mode::ServiceModes::new(
         trigger,
         metrics.clone(),
+        tasks.clone(),
+        config.data_dir.clone(),
+        Some(service_mode::records::Recorder::start(client.clone())),
+        config.conductor_one.clone(),
     ));
     let ctx = Arc::new(kit::Context::new(
         client.clone(),
         events::Events::new(client, "monday-operator", &config.identity),
         metrics,
         tasks.clone(),
+        services.clone(),
         config.data_dir.clone(),
     ));
     let ns = config.namespace.as_deref();
@@ -187,7 +209,7 @@ async fn controllers(
         connector::run(ctx.clone(), ns, woken, stop.clone().cancelled_owned()),
         access_grant::run(ctx, ns, stop.cancelled_owned()),
     );
-    tasks
+    (tasks, services)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

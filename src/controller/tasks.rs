@@ -86,6 +86,8 @@ pub struct SyncJob {
     pub options: SyncOptions,
     pub revision: String,
     pub request: Option<String>,
+    /// Told the result as well (a ConductorOne sync task waits for it to upload the file).
+    pub done: Option<tokio::sync::oneshot::Sender<Result<SyncReport, SyncFailure>>>,
 }
 
 /// The tracker shared by the reconciler and the tasks.
@@ -146,22 +148,46 @@ impl Tasks {
 
     /// Starts a sync unless one runs for this connector or the operator is draining.
     pub fn start(self: &Arc<Self>, job: SyncJob) -> bool {
+        self.try_start(job).is_ok()
+    }
+
+    /// Runs a sync as soon as the connector's running one (if any) has ended, and waits for it;
+    /// its outcome reaches status like any other sync's. `None` when the operator is draining.
+    pub async fn run_now(
+        self: &Arc<Self>,
+        mut job: SyncJob,
+    ) -> Option<Result<SyncReport, SyncFailure>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        job.done = Some(tx);
+        let mut job = Box::new(job);
+        loop {
+            match self.try_start(*job) {
+                Ok(()) => return rx.await.ok(),
+                Err(back) if !self.tracker.is_closed() => job = back,
+                Err(_) => return None,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts `job`, or gives it back when a sync of its connector runs (or the operator drains).
+    fn try_start(self: &Arc<Self>, job: SyncJob) -> Result<(), Box<SyncJob>> {
         if self.tracker.is_closed() {
-            return false;
+            return Err(Box::new(job));
         }
         let mut map = self.lock();
         let entry = map.entry(job.key.clone()).or_default();
         if entry.running {
-            return false;
+            return Err(Box::new(job));
         }
         entry.running = true;
         let this = self.clone();
         let handle = self.tracker.spawn(async move { this.run(job).await });
         entry.abort = Some(handle.abort_handle());
-        true
+        Ok(())
     }
 
-    async fn run(self: Arc<Self>, job: SyncJob) {
+    async fn run(self: Arc<Self>, mut job: SyncJob) {
         // Gives memory back when the last running sync ends, also when this one is aborted.
         struct Done<'a>(&'a Tasks);
         impl Drop for Done<'_> {
@@ -202,6 +228,9 @@ impl Tasks {
             Err(f) => {
                 tracing::warn!(connector = %job.key, reason = %f.reason, error = %f.message, "sync failed")
             }
+        }
+        if let Some(done) = job.done.take() {
+            let _ = done.send(result.clone());
         }
         let outcome = Outcome {
             seq: self.next_seq.fetch_add(1, Ordering::SeqCst),

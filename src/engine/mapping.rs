@@ -25,6 +25,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::baton::pb;
 use crate::baton::{
     self, EntitlementBuilder, EntitlementHandle, ModelError, Purpose, ResourceBuilder,
     ResourceHandle, Snapshot, StatusValue, Trait, UserTraitBuilder,
@@ -214,6 +215,72 @@ fn references_everyone(data: &MondayData, include: &Include) -> bool {
     ws || boards
 }
 
+/// The resource types a sync with `include` declares (`user` always).
+pub fn resource_types(include: &Include) -> Vec<pb::ResourceType> {
+    let mut types = vec![baton::resource_type(USER, "User", &[Trait::User])];
+    if include.roles {
+        types.push(baton::resource_type(ROLE, "Role", &[Trait::Role]));
+    }
+    if include.teams {
+        types.push(baton::resource_type(TEAM, "Team", &[Trait::Group]));
+    }
+    if include.workspaces {
+        types.push(baton::resource_type(WORKSPACE, "Workspace", &[]));
+    }
+    if include.boards {
+        types.push(baton::resource_type(BOARD, "Board", &[]));
+    }
+    types
+}
+
+/// Every resource type a full sync declares.
+pub fn all_resource_types() -> Vec<pb::ResourceType> {
+    resource_types(&Include::from_types(None))
+}
+
+/// The `user:<id>` resource of an account, exactly as a sync writes it (status, USER trait,
+/// profile), so answers to ConductorOne name users the way the snapshot does.
+pub fn user_resource(
+    id: &Id,
+    name: &str,
+    email: &str,
+    kind: &str,
+    status: &UserStatus,
+    title: Option<&str>,
+) -> pb::Resource {
+    let (value, details) = match status {
+        UserStatus::Active => (StatusValue::Enabled, ""),
+        UserStatus::Pending => (StatusValue::Disabled, "pending invitation"),
+        UserStatus::Inactive => (StatusValue::Disabled, "deactivated"),
+        UserStatus::Other(_) => (StatusValue::Unspecified, "unknown status"),
+    };
+    let mut trait_ = UserTraitBuilder::new()
+        .login(email.to_string())
+        .account_type(account_type(kind));
+    if !email.is_empty() {
+        trait_ = trait_.email(email.to_string(), true);
+    }
+    let mut profile = vec![
+        ("email", prost_types::Value::from(email.to_string())),
+        ("kind", kind.to_string().into()),
+        ("status", status.as_str().to_string().into()),
+    ];
+    if let Some(title) = title.filter(|t| !t.is_empty()) {
+        profile.push(("title", title.to_string().into()));
+    }
+    let display = if name.is_empty() { email } else { name };
+    ResourceBuilder::new(USER, id.as_str(), display.to_string())
+        .status_with_details(value, details)
+        .profile(baton::profile(profile))
+        .user_trait(trait_)
+        .build()
+}
+
+/// The `team:<id>` resource of a team, as a sync writes it (GROUP trait).
+pub fn team_resource(id: &str, name: &str) -> pb::Resource {
+    ResourceBuilder::new(TEAM, id, name).group_trait().build()
+}
+
 struct Mapper {
     snap: Snapshot,
     stats: MappingStats,
@@ -221,59 +288,22 @@ struct Mapper {
 
 impl Mapper {
     fn resource_types(&mut self, include: &Include) -> Result<(), ModelError> {
-        self.snap
-            .add_resource_type(baton::resource_type(USER, "User", &[Trait::User]))?;
-        if include.roles {
-            self.snap
-                .add_resource_type(baton::resource_type(ROLE, "Role", &[Trait::Role]))?;
-        }
-        if include.teams {
-            self.snap
-                .add_resource_type(baton::resource_type(TEAM, "Team", &[Trait::Group]))?;
-        }
-        if include.workspaces {
-            self.snap
-                .add_resource_type(baton::resource_type(WORKSPACE, "Workspace", &[]))?;
-        }
-        if include.boards {
-            self.snap
-                .add_resource_type(baton::resource_type(BOARD, "Board", &[]))?;
+        for rt in resource_types(include) {
+            self.snap.add_resource_type(rt)?;
         }
         Ok(())
     }
 
     fn users(&mut self, users: &[User]) -> Result<(), ModelError> {
         for u in users {
-            let (status, details) = match &u.status {
-                UserStatus::Active => (StatusValue::Enabled, ""),
-                UserStatus::Pending => (StatusValue::Disabled, "pending invitation"),
-                UserStatus::Inactive => (StatusValue::Disabled, "deactivated"),
-                UserStatus::Other(_) => (StatusValue::Unspecified, "unknown status"),
-            };
-            let mut trait_ = UserTraitBuilder::new()
-                .login(u.email.clone())
-                .account_type(account_type(&u.kind));
-            if !u.email.is_empty() {
-                trait_ = trait_.email(u.email.clone(), true);
-            }
-            let mut profile = vec![
-                ("email", prost_types::Value::from(u.email.clone())),
-                ("kind", u.kind.clone().into()),
-                ("status", u.status.as_str().to_string().into()),
-            ];
-            if let Some(title) = u.title.as_deref().filter(|t| !t.is_empty()) {
-                profile.push(("title", title.to_string().into()));
-            }
-            let display = if u.name.is_empty() {
-                u.email.clone()
-            } else {
-                u.name.clone()
-            };
-            let r = ResourceBuilder::new(USER, u.id.as_str(), display)
-                .status_with_details(status, details)
-                .profile(baton::profile(profile))
-                .user_trait(trait_)
-                .build();
+            let r = user_resource(
+                &u.id,
+                &u.name,
+                &u.email,
+                &u.kind,
+                &u.status,
+                u.title.as_deref(),
+            );
             match self.snap.add_resource(r) {
                 Ok(_) | Err(ModelError::DuplicateResource(_)) => {}
                 Err(e) => return Err(e),
@@ -336,8 +366,7 @@ impl Mapper {
         id: &str,
         name: &str,
     ) -> Result<(EntitlementHandle, EntitlementHandle), ModelError> {
-        let r = ResourceBuilder::new(TEAM, id, name).group_trait().build();
-        self.snap.add_resource(r)?;
+        self.snap.add_resource(team_resource(id, name))?;
         let member = EntitlementBuilder::new(TEAM, id, "member", Purpose::Assignment)
             .display_name(format!("{name} member"))
             .description(format!("Member of the team {name}"))

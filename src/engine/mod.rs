@@ -10,7 +10,11 @@ pub mod sync;
 
 pub use mapping::ResourceType;
 pub use provision::{
-    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
+    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeMode,
+    RevokeOutcome,
 };
 pub use session::Session;
-pub use sync::{Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file};
+pub use sync::{
+    Connection, Omit, SyncCounts, SyncError, SyncOptions, SyncReport, latest_sync_only,
+    sync_to_file,
+};

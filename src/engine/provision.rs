@@ -484,8 +484,31 @@ pub struct GrantOutcome {
 pub struct RevokeOutcome {
     /// Monday no longer had the access (or its resource) before this call.
     pub already_absent: bool,
-    /// What was put back (`previous` of the grant), if anything.
+    /// What the principal holds afterwards in place of the revoked access, if anything: the
+    /// recorded `previous` put back, the subscription or membership kept beside a revoked owner
+    /// grant, or the base role a revoked role grant fell back to.
     pub restored: Option<String>,
+    /// Other Baton grants the principal lost because Monday cannot keep them without the revoked
+    /// one (revoking the subscription of a board owner also ends the ownership).
+    pub also_removed: Vec<String>,
+}
+
+/// What a revoke takes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeMode<'a> {
+    /// Baton semantics, for ConductorOne and the one-shot CLI: remove exactly the named grant
+    /// and keep every other grant the snapshot lists. An owner grant is revoked while the
+    /// membership/subscription stays (`remove_team_owners`; boards and workspaces re-add the
+    /// subscriber); revoking the member/subscriber grant of an owner removes both (Monday has no
+    /// owner who is not a member) and lists the owner grant in
+    /// [`also_removed`](RevokeOutcome::also_removed). A base role cannot be removed, only
+    /// replaced: admin and member fall back to viewer; viewer and guest are refused.
+    ExactGrant,
+    /// Undo a grant made earlier: put back exactly the state recorded when it was made
+    /// (`previous` of [`GrantOutcome`], MondayAccessGrant `status.previousRole`). `None` means
+    /// the principal had nothing, so an owner grant is removed with the subscription or
+    /// membership it brought; a role grant falls back to viewer.
+    RestorePrevious(Option<&'a str>),
 }
 
 /// How to grant.
@@ -538,6 +561,10 @@ pub enum ProvisionError {
         operation: &'static str,
         what: String,
     },
+    #[error(
+        "{entitlement} cannot be revoked: every Monday.com user holds exactly one base role; grant another role instead (role:admin|member:assigned fall back to viewer), or deactivate the account"
+    )]
+    BaseRoleRequired { entitlement: String },
     #[error(transparent)]
     Monday(#[from] MondayError),
 }
@@ -567,6 +594,7 @@ impl ProvisionError {
                 _ => Reason::MondayRefused,
             },
             Self::NotApplied { .. } => Reason::NotApplied,
+            Self::BaseRoleRequired { .. } => Reason::BaseRoleRequired,
             Self::Monday(e) => e.reason(),
         }
     }
@@ -689,16 +717,16 @@ async fn probe(
                 ),
                 Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
             };
-            let Some(owners) = client.workspace_list(workspace, owners_list).await? else {
+            // Both lists at once: one round trip instead of two.
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            let Some(owners) = owners else {
                 return Ok(None);
             };
             let owner = owners.contains(id);
-            let subscriber = owner
-                || client
-                    .workspace_list(workspace, subs_list)
-                    .await?
-                    .unwrap_or_default()
-                    .contains(id);
+            let subscriber = owner || subscribers.unwrap_or_default().contains(id);
             match access {
                 Access::Owner => Some((owner, subscriber.then(|| "subscriber".to_string()))),
                 Access::Subscriber => Some((subscriber, None)),
@@ -790,18 +818,41 @@ pub async fn apply(
     entitlement: &Entitlement,
     current: &Current,
 ) -> Result<GrantOutcome> {
-    // Role and status may have changed since `check` read them.
-    let holder = &refresh(client, &current.holder).await?;
+    apply_inner(client, entitlement, current, false).await
+}
+
+/// [`apply`]; `just_checked`: `current` was read a moment ago (by [`grant`]), so the re-read
+/// that guards against changes since an earlier [`check`] is skipped (three fewer requests).
+async fn apply_inner(
+    client: &Client,
+    entitlement: &Entitlement,
+    current: &Current,
+    just_checked: bool,
+) -> Result<GrantOutcome> {
+    // Role and status may have changed since `check` read them (an invitation changes them for
+    // sure: read again then too).
+    let just_checked = just_checked && !current.invited;
+    let refreshed;
+    let holder = if just_checked {
+        &current.holder
+    } else {
+        refreshed = refresh(client, &current.holder).await?;
+        &refreshed
+    };
     let what = format!("{entitlement} for {}", holder.baton_id());
     // An account invited for `account:active` is as active as Monday allows until accepted.
     let invited_pending = *entitlement == Entitlement::AccountActive
         && current.invited
         && matches!(holder, Holder::User(u) if u.status == UserStatus::Pending);
     let has_now = invited_pending
-        || probe(client, entitlement, holder)
-            .await?
-            .map(|(h, _)| h)
-            .unwrap_or(false);
+        || if just_checked {
+            current.pre_existing
+        } else {
+            probe(client, entitlement, holder)
+                .await?
+                .map(|(h, _)| h)
+                .unwrap_or(false)
+        };
     if !has_now {
         match (entitlement, holder) {
             (Entitlement::Role(role), Holder::User(u)) => {
@@ -905,17 +956,24 @@ pub async fn grant(
     opts: GrantOptions,
 ) -> Result<GrantOutcome> {
     let current = check(client, entitlement, principal, opts).await?;
-    apply(client, entitlement, &current).await
+    apply_inner(client, entitlement, &current, true).await
 }
 
-/// Takes `entitlement` away from `principal`, restoring `previous` (from the grant). A missing
-/// user, resource or access is success (`already_absent`). Confirms with a read afterwards.
+/// Takes `entitlement` away from `principal` as `mode` says (see [`RevokeMode`]): the one revoke
+/// of the operator, used by ConductorOne revoke tasks, the one-shot CLI and MondayAccessGrant
+/// expiry alike. A missing user, resource or access is success (`already_absent`). Confirms
+/// with a read afterwards that the grant is gone.
 pub async fn revoke(
     client: &Client,
     entitlement: &Entitlement,
     principal: &Principal,
-    previous: Option<&str>,
+    mode: RevokeMode<'_>,
 ) -> Result<RevokeOutcome> {
+    let absent = RevokeOutcome {
+        already_absent: true,
+        restored: None,
+        also_removed: Vec::new(),
+    };
     let holder = match principal {
         Principal::Team(t) => {
             if !entitlement.allows_team() {
@@ -927,17 +985,8 @@ pub async fn revoke(
         }
         _ => match find_user(client, principal).await? {
             Some(u) => Holder::User(u),
-            None => {
-                return Ok(RevokeOutcome {
-                    already_absent: true,
-                    restored: None,
-                });
-            }
+            None => return Ok(absent),
         },
-    };
-    let absent = RevokeOutcome {
-        already_absent: true,
-        restored: None,
     };
     // A pending invitation is an account that becomes active on acceptance, and Monday cannot
     // deactivate it: ending `account:active` must wait for it, not report success.
@@ -949,50 +998,240 @@ pub async fn revoke(
             action: "deactivate",
         });
     }
-    let Some((has, _)) = probe(client, entitlement, &holder).await? else {
+    let what = format!("{entitlement} for {}", holder.baton_id());
+    let out = match mode {
+        RevokeMode::ExactGrant => revoke_exact(client, entitlement, &holder, &what).await?,
+        RevokeMode::RestorePrevious(previous) => {
+            revoke_restoring(client, entitlement, &holder, previous, &what).await?
+        }
+    };
+    let Some(out) = out else {
         return Ok(absent);
     };
-    if !has {
-        return Ok(absent);
+    // Confirm: the named grant is gone (for a membership/subscription, ownership too).
+    let refreshed = refresh(client, &holder).await?;
+    let still = match (
+        entitlement,
+        standing(client, entitlement, &refreshed).await?,
+    ) {
+        (Entitlement::Team { role, .. }, Some(s)) => match role {
+            TeamRole::Owner => s.owner,
+            TeamRole::Member => s.owner || s.listed,
+        },
+        (Entitlement::Board { access, .. } | Entitlement::Workspace { access, .. }, Some(s)) => {
+            match access {
+                Access::Owner => s.owner,
+                Access::Subscriber => s.owner || s.listed,
+            }
+        }
+        (_, None) => false,
+        (e, Some(_)) => probe(client, e, &refreshed)
+            .await?
+            .map(|(h, _)| h)
+            .unwrap_or(false),
+    };
+    if still {
+        return Err(ProvisionError::NotApplied {
+            operation: "revoke",
+            what,
+        });
     }
-    let what = format!("{entitlement} for {}", holder.baton_id());
+    Ok(out)
+}
+
+/// Where a principal stands on a team, board or workspace: owner, and listed as member /
+/// subscriber (Monday lists owners as members of teams, and usually — not always — as
+/// subscribers of boards and workspaces). `None` when the resource does not exist or the
+/// entitlement is not a team/board/workspace one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Standing {
+    owner: bool,
+    listed: bool,
+}
+
+async fn standing(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+) -> Result<Option<Standing>> {
+    Ok(match (entitlement, holder) {
+        (Entitlement::Team { team, .. }, Holder::User(u)) => client
+            .team_access(team, std::slice::from_ref(&u.id))
+            .await?
+            .map(|t| Standing {
+                owner: t.owners.contains(&u.id),
+                listed: t.members.contains(&u.id),
+            }),
+        (Entitlement::Board { board, .. }, holder) => client.board_access(board).await?.map(|b| {
+            let (owners, subscribers, id) = match holder {
+                Holder::User(u) => (&b.owners, &b.subscribers, &u.id),
+                Holder::Team(t) => (&b.team_owners, &b.team_subscribers, t),
+            };
+            Standing {
+                owner: owners.contains(id),
+                listed: subscribers.contains(id),
+            }
+        }),
+        (Entitlement::Workspace { workspace, .. }, holder) => {
+            let (owners_list, subs_list, id) = match holder {
+                Holder::User(u) => (
+                    WorkspaceList::UserOwners,
+                    WorkspaceList::UserSubscribers,
+                    &u.id,
+                ),
+                Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
+            };
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            owners.map(|owners| Standing {
+                owner: owners.contains(id),
+                listed: subscribers.unwrap_or_default().contains(id),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The Baton grant id of the owner entitlement beside a member/subscriber one.
+fn owner_grant_id(entitlement: &Entitlement, holder: &Holder) -> Option<String> {
+    let owner = match entitlement {
+        Entitlement::Team { team, .. } => Entitlement::Team {
+            team: team.clone(),
+            role: TeamRole::Owner,
+        },
+        Entitlement::Board { board, .. } => Entitlement::Board {
+            board: board.clone(),
+            access: Access::Owner,
+        },
+        Entitlement::Workspace { workspace, .. } => Entitlement::Workspace {
+            workspace: workspace.clone(),
+            access: Access::Owner,
+        },
+        _ => return None,
+    };
+    Some(grant_id(&owner, holder))
+}
+
+/// [`RevokeMode::ExactGrant`]; `None` = the grant was not there.
+async fn revoke_exact(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+    what: &str,
+) -> Result<Option<RevokeOutcome>> {
+    let mut out = RevokeOutcome {
+        already_absent: false,
+        restored: None,
+        also_removed: Vec::new(),
+    };
+    match (entitlement, holder) {
+        (Entitlement::Role(role), Holder::User(u)) => {
+            let Some((true, _)) = probe(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            if matches!(role, BaseRole::Viewer | BaseRole::Guest) {
+                return Err(ProvisionError::BaseRoleRequired {
+                    entitlement: entitlement.to_string(),
+                });
+            }
+            set_role(client, u, BaseRole::Viewer, what).await?;
+            out.restored = Some(BaseRole::Viewer.slug().to_string());
+        }
+        (Entitlement::AccountActive | Entitlement::AccountDeactivated, _) => {
+            return revoke_restoring(client, entitlement, holder, None, what).await;
+        }
+        (Entitlement::Team { team, role }, Holder::User(u)) => {
+            let Some(s) = standing(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            let ids = std::slice::from_ref(&u.id);
+            match role {
+                TeamRole::Owner if !s.owner => return Ok(None),
+                TeamRole::Owner if s.listed => {
+                    remove_team_owner(client, team, ids, what).await?;
+                    out.restored = Some("member".into());
+                }
+                TeamRole::Member if !s.listed && !s.owner => return Ok(None),
+                _ => {
+                    // Membership ends ownership too.
+                    remove_from_team(client, team, u, what).await?;
+                    if *role == TeamRole::Member && s.owner {
+                        out.also_removed.extend(owner_grant_id(entitlement, holder));
+                    }
+                }
+            }
+        }
+        (Entitlement::Board { access, .. } | Entitlement::Workspace { access, .. }, holder) => {
+            let place = match entitlement {
+                Entitlement::Board { board, .. } => Place::Board(board),
+                Entitlement::Workspace { workspace, .. } => Place::Workspace(workspace),
+                _ => unreachable!("matched above"),
+            };
+            let Some(s) = standing(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            match access {
+                Access::Owner if !s.owner => return Ok(None),
+                // Only a subscriber listing is a subscriber grant (an owner-only holder has none).
+                Access::Subscriber if !s.listed => return Ok(None),
+                _ => {}
+            }
+            // Monday removes ownership and subscription together.
+            place.remove(client, holder).await?;
+            match access {
+                Access::Owner if s.listed => {
+                    place
+                        .add(client, holder, SubscriberKind::Subscriber)
+                        .await?;
+                    out.restored = Some("subscriber".into());
+                }
+                Access::Subscriber if s.owner => {
+                    out.also_removed.extend(owner_grant_id(entitlement, holder));
+                }
+                _ => {}
+            }
+        }
+        (e, Holder::Team(_)) => {
+            return Err(ProvisionError::TeamPrincipalNotAllowed {
+                entitlement: e.to_string(),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
+/// [`RevokeMode::RestorePrevious`]; `None` = the access was not there.
+async fn revoke_restoring(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+    previous: Option<&str>,
+    what: &str,
+) -> Result<Option<RevokeOutcome>> {
+    let Some((true, _)) = probe(client, entitlement, holder).await? else {
+        return Ok(None);
+    };
     let mut restored = None;
-    match (entitlement, &holder) {
+    match (entitlement, holder) {
         (Entitlement::Role(_), Holder::User(u)) => {
             // Without a recorded previous role (the grant invited the account) the least
             // privileged base role is the safe fallback.
             let back = previous
                 .and_then(BaseRole::from_slug)
                 .unwrap_or(BaseRole::Viewer);
-            let r = client
-                .update_users_role(std::slice::from_ref(&u.id), Some(back.monday()), None)
-                .await?;
-            first_error("update_users_role", &what, r.errors)?;
+            set_role(client, u, back, what).await?;
             restored = Some(back.slug().to_string());
         }
         (Entitlement::AccountActive, Holder::User(u)) => deactivate_user(client, u).await?,
         (Entitlement::AccountDeactivated, Holder::User(u)) => reactivate_user(client, u).await?,
         (Entitlement::Team { team, role }, Holder::User(u)) => {
-            let ids = std::slice::from_ref(&u.id);
-            let keep_membership = *role == TeamRole::Owner && previous == Some("member");
-            if keep_membership {
-                let r = client.remove_team_owners(team, ids).await?;
-                let errors: Vec<_> = r
-                    .errors
-                    .into_iter()
-                    .filter(|e| e.code != "USER_NOT_MEMBER_OF_TEAM")
-                    .collect();
-                first_error("remove_team_owners", &what, errors)?;
+            if *role == TeamRole::Owner && previous == Some("member") {
+                remove_team_owner(client, team, std::slice::from_ref(&u.id), what).await?;
                 restored = Some("member".into());
             } else {
-                // Also removes ownership.
-                let r = client.remove_users_from_team(team, ids).await?;
-                if r.failed.contains(&u.id) {
-                    return Err(ProvisionError::NotApplied {
-                        operation: "remove_users_from_team",
-                        what,
-                    });
-                }
+                remove_from_team(client, team, u, what).await?;
             }
         }
         (Entitlement::Board { board, access }, h) => {
@@ -1011,20 +1250,42 @@ pub async fn revoke(
             });
         }
     }
-    let still = probe(client, entitlement, &refresh(client, &holder).await?)
-        .await?
-        .map(|(h, _)| h)
-        .unwrap_or(false);
-    if still {
-        return Err(ProvisionError::NotApplied {
-            operation: "revoke",
-            what,
-        });
-    }
-    Ok(RevokeOutcome {
+    Ok(Some(RevokeOutcome {
         already_absent: false,
         restored,
-    })
+        also_removed: Vec::new(),
+    }))
+}
+
+async fn set_role(client: &Client, u: &UserSummary, role: BaseRole, what: &str) -> Result<()> {
+    let r = client
+        .update_users_role(std::slice::from_ref(&u.id), Some(role.monday()), None)
+        .await?;
+    first_error("update_users_role", what, r.errors)
+}
+
+async fn remove_team_owner(client: &Client, team: &Id, ids: &[Id], what: &str) -> Result<()> {
+    let r = client.remove_team_owners(team, ids).await?;
+    let errors: Vec<_> = r
+        .errors
+        .into_iter()
+        .filter(|e| e.code != "USER_NOT_MEMBER_OF_TEAM")
+        .collect();
+    first_error("remove_team_owners", what, errors)
+}
+
+/// Removes a user from a team (which also ends ownership).
+async fn remove_from_team(client: &Client, team: &Id, u: &UserSummary, what: &str) -> Result<()> {
+    let r = client
+        .remove_users_from_team(team, std::slice::from_ref(&u.id))
+        .await?;
+    if r.failed.contains(&u.id) {
+        return Err(ProvisionError::NotApplied {
+            operation: "remove_users_from_team",
+            what: what.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The result of an invitation.

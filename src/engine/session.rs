@@ -6,7 +6,7 @@
 use super::Connection;
 use super::provision::{
     self, BaseRole, Current, Entitlement, GrantOptions, GrantOutcome, InviteOutcome,
-    LifecycleOutcome, Principal, ProvisionError, RevokeOutcome,
+    LifecycleOutcome, Principal, ProvisionError, RevokeMode, RevokeOutcome,
 };
 use crate::monday::Client;
 
@@ -52,14 +52,15 @@ impl Session {
         provision::grant(&self.client, entitlement, principal, opts).await
     }
 
-    /// Takes the access away (see [`provision::revoke`]).
+    /// Takes the access away: exactly the named grant, or back to a recorded state (see
+    /// [`RevokeMode`]).
     pub async fn revoke(
         &self,
         entitlement: &Entitlement,
         principal: &Principal,
-        previous: Option<&str>,
+        mode: RevokeMode<'_>,
     ) -> Result<RevokeOutcome, ProvisionError> {
-        provision::revoke(&self.client, entitlement, principal, previous).await
+        provision::revoke(&self.client, entitlement, principal, mode).await
     }
 
     /// Invites `email` with `role` unless an account has it.

@@ -52,6 +52,8 @@ pub struct SyncOptions {
     /// Resource types to sync; `None` = all. `user` is always synced because every grant
     /// points at a user.
     pub resource_types: Option<BTreeSet<ResourceType>>,
+    /// What to leave out of the snapshot (ConductorOne's sync task options).
+    pub omit: Omit,
     /// Told of every request and wait as it happens (the operator's metrics count requests by
     /// outcome this way, failed syncs included).
     pub observer: Option<Arc<dyn ClientObserver>>,
@@ -61,9 +63,20 @@ impl std::fmt::Debug for SyncOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SyncOptions")
             .field("resource_types", &self.resource_types)
+            .field("omit", &self.omit)
             .field("observer", &self.observer.is_some())
             .finish()
     }
+}
+
+/// What to leave out of a snapshot (ConductorOne's sync task options); the default omits
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// Write resources and entitlements but no grants (`skip_grants`).
+    pub grants: bool,
+    /// Write resources only (`skip_entitlements_and_grants`).
+    pub entitlements_and_grants: bool,
 }
 
 /// Object counts of one snapshot.
@@ -162,10 +175,16 @@ pub async fn sync_to_file(
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
     let path_owned = path.to_path_buf();
+    let (skip_grants, skip_entitlements) = (opts.omit.grants, opts.omit.entitlements_and_grants);
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
-        let (snapshot, stats) = build_snapshot(data, &include, started_at)
+        let (mut snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+        if skip_entitlements {
+            snapshot.clear_entitlements();
+        } else if skip_grants {
+            snapshot.clear_grants();
+        }
         let mapped = t.elapsed();
         let peak_after_map = peak_rss_mib();
         let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
@@ -270,4 +289,33 @@ fn peak_rss_mib() -> Option<f64> {
         .parse()
         .ok()?;
     Some(kib / 1024.0)
+}
+
+/// Copies the latest sync of the snapshot at `src` into a file of its own at `dst` (what a
+/// ConductorOne upload carries: one sync, as the SDK sends it); returns the report with `path`,
+/// `sha256` and `bytes` of the copy.
+pub async fn latest_sync_only(
+    report: SyncReport,
+    src: &Path,
+    dst: &Path,
+) -> Result<SyncReport, SyncError> {
+    let (src, dst_owned) = (src.to_path_buf(), dst.to_path_buf());
+    let (sync_id, sha256, bytes) = tokio::task::spawn_blocking(move || {
+        baton::write_latest_sync(&src, &dst_owned, &baton::WriteOptions::default())
+    })
+    .await
+    .map_err(|e| SyncError::Snapshot(format!("copy task failed: {e}")))?
+    .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+    if sync_id != report.sync_id {
+        return Err(SyncError::Snapshot(format!(
+            "the snapshot's latest sync is {sync_id}, not the one just written ({})",
+            report.sync_id
+        )));
+    }
+    Ok(SyncReport {
+        path: dst.to_path_buf(),
+        sha256,
+        bytes,
+        ..report
+    })
 }

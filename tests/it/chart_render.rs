@@ -174,6 +174,7 @@ fn rbac_rules_are_minimal() {
         &json!([
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["list", "watch", "patch"]},
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors", "mondayaccessgrants"], "verbs": ["get"]},
+            {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayaccessgrants"], "verbs": ["create", "delete"]},
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayaccesspolicies", "mondayaccessapprovals"], "verbs": ["list", "watch"]},
             {"apiGroups": ["iga.monday-operator.dev"], "resources": ["mondayconnectors/status", "mondayaccessgrants/status"], "verbs": ["patch"]},
             {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
@@ -195,7 +196,10 @@ fn rbac_rules_are_minimal() {
                     "impersonate"
                 ]
                 .contains(&verb.as_str().unwrap())
-                    || rule["resources"] == json!(["events"]),
+                    || rule["resources"] == json!(["events"])
+                    // Service mode's records of time-bound ConductorOne grants.
+                    || (rule["resources"] == json!(["mondayaccessgrants"])
+                        && ["create", "delete"].contains(&verb.as_str().unwrap())),
                 "unexpected verb {verb} in {rule}"
             );
         }

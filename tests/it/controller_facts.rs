@@ -14,7 +14,7 @@ use monday_operator::api::access_grant::MondayAccessGrantStatus;
 use monday_operator::api::connector::{RetryStatus, SYNC_REQUESTED_ANNOTATION};
 use monday_operator::api::{MondayAccessGrant, MondayConnector, MondayConnectorStatus};
 use monday_operator::controller::kit::{self, ObjectKey};
-use monday_operator::engine::provision::{GrantOptions, Principal};
+use monday_operator::engine::provision::{GrantOptions, Principal, RevokeMode};
 use monday_operator::engine::{Connection, Session};
 use monday_operator::monday::Id;
 use serde_json::json;
@@ -66,7 +66,10 @@ async fn each_sync_event_shows_its_own_changes() {
         .await
         .expect("grant");
     sync_now(client, ns, "acme", "one-added").await;
-    session.revoke(&board, &who, None).await.expect("revoke");
+    session
+        .revoke(&board, &who, RevokeMode::ExactGrant)
+        .await
+        .expect("revoke");
     sync_now(client, ns, "acme", "one-removed").await;
 
     let c: MondayConnector = Api::namespaced(client.clone(), ns)

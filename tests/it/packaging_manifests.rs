@@ -409,7 +409,7 @@ fn dockerfile_lints_clean_and_builds_a_static_non_root_image_without_shell() {
     // The workspace members the build needs are all copied.
     let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
     assert!(
-        manifest.contains("members = [\".\", \"emulator\"]"),
+        manifest.contains("members = [\".\", \"emulator\", \"conductorone-double\"]"),
         "update the Dockerfile's COPY lines when the workspace changes"
     );
 }

@@ -5,7 +5,7 @@
 
 use monday_emulator::{Config, Emulator, EmulatorHandle};
 use monday_operator::engine::provision::{
-    self, Entitlement, GrantOptions, Principal, ProvisionError,
+    self, Entitlement, GrantOptions, Principal, ProvisionError, RevokeMode,
 };
 use monday_operator::monday::{Client, ClientConfig, Id};
 use secrecy::SecretString;
@@ -58,14 +58,24 @@ async fn round_trip(c: &Client, emu: &EmulatorHandle, e: &str, p: Principal, pri
         again.pre_existing,
         "second grant of {grant} is pre-existing"
     );
-    let r = provision::revoke(c, &ent(e), &p, out.previous.as_deref())
-        .await
-        .unwrap_or_else(|err| panic!("revoke {grant}: {err}"));
+    let r = provision::revoke(
+        c,
+        &ent(e),
+        &p,
+        RevokeMode::RestorePrevious(out.previous.as_deref()),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("revoke {grant}: {err}"));
     assert!(!r.already_absent);
     assert!(!has(emu, &grant), "{grant} still present after revoke");
-    let r = provision::revoke(c, &ent(e), &p, out.previous.as_deref())
-        .await
-        .expect("second revoke");
+    let r = provision::revoke(
+        c,
+        &ent(e),
+        &p,
+        RevokeMode::RestorePrevious(out.previous.as_deref()),
+    )
+    .await
+    .expect("second revoke");
     assert!(r.already_absent, "revoking twice is a no-op");
 }
 
@@ -135,7 +145,7 @@ async fn previous_role_and_membership_are_restored() {
         &c,
         &ent("role:guest:assigned"),
         &user("102"),
-        out.previous.as_deref(),
+        RevokeMode::RestorePrevious(out.previous.as_deref()),
     )
     .await
     .expect("revoke");
@@ -151,7 +161,7 @@ async fn previous_role_and_membership_are_restored() {
         &c,
         &ent("board:401:owner"),
         &user("102"),
-        out.previous.as_deref(),
+        RevokeMode::RestorePrevious(out.previous.as_deref()),
     )
     .await
     .expect("revoke");
@@ -167,7 +177,7 @@ async fn previous_role_and_membership_are_restored() {
         &c,
         &ent("team:201:owner"),
         &user("110"),
-        out.previous.as_deref(),
+        RevokeMode::RestorePrevious(out.previous.as_deref()),
     )
     .await
     .expect("revoke");
@@ -242,9 +252,14 @@ async fn invites_unknown_emails_only_when_asked() {
     .await
     .expect("account:active invites");
     assert!(out.invited && !out.pre_existing);
-    let err = provision::revoke(&c, &ent("account:active"), &hire, None)
-        .await
-        .expect_err("pending");
+    let err = provision::revoke(
+        &c,
+        &ent("account:active"),
+        &hire,
+        RevokeMode::RestorePrevious(None),
+    )
+    .await
+    .expect_err("pending");
     assert_eq!(err.reason(), "PendingInvitation");
 
     // A pending invitation cannot be deactivated.
@@ -287,18 +302,28 @@ async fn deactivate_and_reactivate() {
         .expect("grant deactivated");
     assert!(!g.pre_existing);
     assert_eq!(status(107), "Inactive");
-    provision::revoke(&c, &ent("account:deactivated"), &user("107"), None)
-        .await
-        .expect("revoke");
+    provision::revoke(
+        &c,
+        &ent("account:deactivated"),
+        &user("107"),
+        RevokeMode::RestorePrevious(None),
+    )
+    .await
+    .expect("revoke");
     assert_eq!(status(107), "Active");
     let g = provision::grant(&c, &ent("account:active"), &user("104"), NONE)
         .await
         .expect("grant active");
     assert!(!g.pre_existing);
     assert_eq!(status(104), "Active");
-    provision::revoke(&c, &ent("account:active"), &user("104"), None)
-        .await
-        .expect("revoke");
+    provision::revoke(
+        &c,
+        &ent("account:active"),
+        &user("104"),
+        RevokeMode::RestorePrevious(None),
+    )
+    .await
+    .expect("revoke");
     assert_eq!(status(104), "Inactive");
 }
 

@@ -165,6 +165,45 @@ pub fn write_c1z(
     })
 }
 
+/// A file holding only the latest finished full sync of `src` (ConductorOne ingests one sync per
+/// upload, as the SDK sends it): written to `dst` atomically, like [`write_c1z`]. Returns the
+/// sync id, the SHA-256 (hex) and the size of `dst`.
+pub fn write_latest_sync(
+    src: &Path,
+    dst: &Path,
+    opts: &WriteOptions,
+) -> Result<(String, String, u64), C1zError> {
+    let stem = dst
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| C1zError::BadPath(dst.to_path_buf()))?;
+    let dir = match dst.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let scratch_dir = opts.scratch_dir.as_deref().unwrap_or(dir);
+    scratch::remove_stale(dir, stem);
+    let (db_file, db_handle) = ScratchFile::create(scratch_dir, stem, "db")
+        .map_err(C1zError::io("create scratch database in", scratch_dir))?;
+    drop(db_handle);
+    let conn = Connection::open(db_file.path())?;
+    conn.execute_batch("pragma journal_mode = off; pragma synchronous = off;")?;
+    schema::create_tables(&conn)?;
+    let prev = C1zReader::open_in(src, scratch_dir)?;
+    let sync_id = copy_latest_sync(&conn, &prev)?
+        .ok_or_else(|| C1zError::UnknownSync("a finished full sync".into()))?;
+    drop(prev);
+    schema::create_indexes(&conn)?;
+    conn.close().map_err(|(_, e)| e)?;
+    let (out_file, handle) = ScratchFile::create(dir, stem, "c1z")
+        .map_err(C1zError::io("create temporary file in", dir))?;
+    let (sha256, bytes) = compress(db_file.path(), handle, out_file.path(), opts)?;
+    drop(db_file);
+    fs::rename(out_file.path(), dst).map_err(C1zError::io("rename into", dst))?;
+    out_file.keep();
+    Ok((sync_id, sha256, bytes))
+}
+
 #[cfg(test)]
 fn fail(opts: &WriteOptions, here: FailPoint) -> Result<(), C1zError> {
     match opts.fail_at {

@@ -31,7 +31,7 @@ use super::secret;
 use crate::api::access_grant::{FINALIZER, MondayAccessGrantStatus};
 use crate::api::connector::SYNC_REQUESTED_ANNOTATION;
 use crate::api::{MondayAccessGrant, MondayConnector};
-use crate::engine::provision::GrantOptions;
+use crate::engine::provision::{GrantOptions, RevokeMode};
 use crate::engine::{Connection, Session};
 use crate::reason::Reason;
 use plan::{Mode, Observed, Refusal, Requeue, Settle, Step, Tally};
@@ -212,8 +212,10 @@ async fn step(grant: &MondayAccessGrant, mode: Mode, ctx: &Context) -> Result<Ac
     let mut written = grant.status.clone();
     let mut step = plan::plan(&observed);
     loop {
-        if let Step::Settle(s) = step {
-            return settle(grant, &key, &written, s, target.ok(), ctx).await;
+        match step {
+            Step::Leave => return Ok(Action::await_change()),
+            Step::Settle(s) => return settle(grant, &key, &written, s, target.ok(), ctx).await,
+            _ => {}
         }
         let Some(t) = usable(&target, &key) else {
             return Ok(Action::requeue(plan::WAIT));
@@ -233,7 +235,7 @@ async fn carry_out(
     ctx: &Context,
 ) -> Result<Step, Error> {
     Ok(match step {
-        Step::Settle(s) => Step::Settle(s),
+        Step::Leave | Step::Settle(_) => step,
         Step::Check {
             status,
             entitlement,
@@ -262,9 +264,9 @@ async fn carry_out(
             ending,
         } => {
             persist(key, written, &status, ctx).await?;
-            let result = session
-                .revoke(&entitlement, &target, previous.as_deref())
-                .await;
+            // Put back exactly what the grant found (absent = nothing): expiry undoes the grant.
+            let mode = RevokeMode::RestorePrevious(previous.as_deref());
+            let result = session.revoke(&entitlement, &target, mode).await;
             Step::Settle(plan::revoked(o, status, &entitlement, ending, result))
         }
     })

@@ -105,6 +105,8 @@ pub enum Ending {
 /// The next step.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
+    /// Not this controller's to touch yet: write nothing, wait for a change.
+    Leave,
     Settle(Settle),
     /// Read what the principal holds (may invite with `createAccount`).
     Check {
@@ -137,6 +139,11 @@ pub fn plan(o: &Observed<'_>) -> Step {
     }
     let phase = st.phase.unwrap_or_default();
     let parsed = parse(g);
+    // A record of a ConductorOne grant (service mode creates it, then writes its status): the
+    // access exists already; never check or grant it here.
+    if g.spec.conductor_one.is_some() && g.status.is_none() {
+        return Step::Leave;
+    }
     if o.mode == Mode::Cleanup {
         return cleanup(o, st, phase, parsed);
     }

@@ -21,11 +21,16 @@ use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
+use secrecy::SecretString;
+
 use super::kit::{self, Backoff, Context, Error, ObjectKey};
 use super::secret;
+use super::service_mode::{self, plan::Desired};
 use super::tasks::SyncJob;
 use crate::api::MondayConnector;
+use crate::conductorone;
 use crate::engine::{Connection, SyncOptions};
+use crate::reason::Reason;
 use plan::{Observed, Plan, Requeue};
 
 /// Finalizer that removes the connector's snapshot folder.
@@ -56,7 +61,14 @@ pub async fn run(
             move |secret: PartialObjectMeta<Secret>| {
                 let name = secret.name_any();
                 kit::referrers(&store, secret.namespace(), |c| {
-                    c.0.as_ref().is_ok_and(|c| c.spec.secret_ref.name == name)
+                    c.0.as_ref().is_ok_and(|c| {
+                        c.spec.secret_ref.name == name
+                            || c.spec
+                                .conductor_one
+                                .as_ref()
+                                .and_then(|s| s.secret_name.as_deref())
+                                == Some(name.as_str())
+                    })
                 })
             },
         )
@@ -112,22 +124,40 @@ async fn apply(connector: &MondayConnector, ctx: &Context) -> Result<Action, Err
     let secrets: Api<Secret> = ctx.api(&key.namespace);
     let sref = &connector.spec.secret_ref;
     let input = secret::read(&secrets, &sref.name, &sref.key).await?;
+    let c1_secret = match connector
+        .spec
+        .conductor_one
+        .as_ref()
+        .and_then(|c| c.secret_name.as_deref())
+        .filter(|n| *n != sref.name)
+    {
+        Some(name) => Some(secret::read_c1_keys(&secrets, name).await?),
+        None => None,
+    };
+    let service = ctx.services.view(&key);
     let observed = Observed {
         connector,
         secret: input.as_ref(),
+        c1_secret: c1_secret.as_ref().map(Result::as_ref),
         task: ctx.tasks.view(&key),
+        service: &service,
         now: jiff::Timestamp::now(),
     };
     // Plan.
     let plan = plan::plan(&observed);
     // Act.
-    act(connector, &key, input.ok(), plan, ctx).await
+    let keys = match c1_secret {
+        Some(k) => k.ok(),
+        None => input.as_ref().ok().map(|i| i.conductor_one.clone()),
+    };
+    act(connector, &key, input.ok(), keys, plan, ctx).await
 }
 
 async fn act(
     connector: &MondayConnector,
     key: &ObjectKey,
     input: Option<secret::SecretInput>,
+    keys: Option<secret::C1Keys>,
     plan: Plan,
     ctx: &Context,
 ) -> Result<Action, Error> {
@@ -139,26 +169,38 @@ async fn act(
     if let Some(seq) = plan.consume {
         ctx.tasks.consume(key, seq);
     }
-    if let (Some(start), Some(input)) = (plan.start, input) {
+    if let Some(seq) = plan.service.consume {
+        ctx.services.consume(key, seq);
+    }
+    let provisioning = input
+        .as_ref()
+        .is_some_and(|i| super::provisioning::gate(connector, Some(&i.provisioning)).allows());
+    let sync_revision = input
+        .as_ref()
+        .map(|i| plan::spec_revision(connector, &i.resource_version));
+    let token = input.map(|i| i.token);
+    match (&plan.service.desired, &token, keys) {
+        (Desired::On { revision }, Some(token), Some(keys)) => {
+            let inputs = ServiceInputs {
+                revision,
+                sync_revision: sync_revision.unwrap_or_default(),
+                token,
+                keys,
+                provisioning,
+            };
+            start_service(connector, key, inputs, ctx);
+        }
+        _ => ctx.services.stop(key),
+    }
+    if let (Some(start), Some(token)) = (plan.start, token) {
         ctx.tasks.start(SyncJob {
             key: key.clone(),
-            connection: Connection {
-                api_url: connector.spec.api_url.clone(),
-                token: input.token,
-            },
+            connection: connection(connector, token),
             path: super::snapshot_path(&ctx.data_dir, &key.namespace, &key.name),
-            options: SyncOptions {
-                resource_types: connector
-                    .spec
-                    .resource_types
-                    .as_ref()
-                    .map(|v| v.iter().copied().collect::<BTreeSet<_>>()),
-                observer: Some(Arc::new(crate::metrics::RequestObserver(
-                    ctx.metrics.clone(),
-                ))),
-            },
+            options: sync_options(connector, ctx),
             revision: start.revision,
             request: start.request,
+            done: None,
         });
     }
     let regarding = connector.object_ref(&());
@@ -167,10 +209,100 @@ async fn act(
             .publish_once(&regarding, group.channel, &group.marker, &group.notes)
             .await;
     }
+    for note in &plan.service.notes {
+        ctx.events.publish(&regarding, note).await;
+    }
     Ok(match plan.requeue {
         Requeue::OnChange => Action::await_change(),
         Requeue::After(d) => Action::requeue(d),
     })
+}
+
+fn connection(connector: &MondayConnector, token: SecretString) -> Connection {
+    Connection {
+        api_url: connector.spec.api_url.clone(),
+        token,
+    }
+}
+
+/// How this connector's syncs run (its resource types; requests counted in the metrics).
+fn sync_options(connector: &MondayConnector, ctx: &Context) -> SyncOptions {
+    SyncOptions {
+        resource_types: connector
+            .spec
+            .resource_types
+            .as_ref()
+            .map(|v| v.iter().copied().collect::<BTreeSet<_>>()),
+        omit: Default::default(),
+        observer: Some(Arc::new(crate::metrics::RequestObserver(
+            ctx.metrics.clone(),
+        ))),
+    }
+}
+
+/// Keeps the connector's service-mode loop running with these inputs; credentials that do not
+/// parse end it with their reason (shown by the next reconcile).
+/// What a service-mode loop is started with.
+struct ServiceInputs<'a> {
+    revision: &'a str,
+    /// What the connector's own syncs run with (`status.syncedRevision`).
+    sync_revision: String,
+    token: &'a SecretString,
+    keys: secret::C1Keys,
+    provisioning: bool,
+}
+
+fn start_service(
+    connector: &MondayConnector,
+    key: &ObjectKey,
+    inputs: ServiceInputs<'_>,
+    ctx: &Context,
+) {
+    let ServiceInputs {
+        revision,
+        sync_revision,
+        token,
+        keys,
+        provisioning,
+    } = inputs;
+    let spec = connector.spec.conductor_one.clone().unwrap_or_default();
+    let parsed = keys
+        .client_id
+        .as_deref()
+        .unwrap_or_default()
+        .parse::<conductorone::ClientId>()
+        .map_err(|e| (Reason::InvalidClientId, e.to_string()))
+        .and_then(|id| {
+            let secret = keys.client_secret.clone().unwrap_or_default();
+            conductorone::ClientSecret::parse(&secret)
+                .map(|s| (id, s))
+                .map_err(|e| (Reason::InvalidClientSecret, e.to_string()))
+        });
+    let (client_id, client_secret) = match parsed {
+        Ok(p) => p,
+        Err((reason, message)) => {
+            ctx.services.refuse(key, revision, reason, message);
+            return;
+        }
+    };
+    ctx.services.ensure(
+        key,
+        service_mode::Start {
+            revision: revision.to_string(),
+            client_id,
+            client_secret,
+            host_override: spec.api_host.clone(),
+            connection: connection(connector, token.clone()),
+            task_concurrency: spec
+                .task_concurrency
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(crate::service::DEFAULT_TASK_CONCURRENCY),
+            provisioning,
+            snapshot: super::snapshot_path(&ctx.data_dir, &key.namespace, &key.name),
+            sync_revision,
+            sync_options: sync_options(connector, ctx),
+        },
+    );
 }
 
 /// A connector these types cannot read (say, written for a newer schema): it gets a Warning Event
@@ -210,6 +342,7 @@ async fn unreadable(
 
 async fn remove_snapshots(key: &ObjectKey, ctx: &Context) -> Result<(), Error> {
     ctx.tasks.remove(key);
+    ctx.services.stop(key);
     ctx.events.forget(&key.namespace, &key.name);
     let dir = ctx.data_dir.join(&key.namespace).join(&key.name);
     match tokio::fs::remove_dir_all(&dir).await {

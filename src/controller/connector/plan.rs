@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 use super::super::events::Note;
 use super::super::provisioning;
 use super::super::schedule;
-use super::super::secret::{SecretInput, SecretProblem};
+use super::super::secret::{C1Keys, SecretInput, SecretProblem};
+use super::super::service_mode::{self, plan::ServicePlan, plan::ServiceView};
 use super::super::tasks::{Outcome, SyncFailure, TaskView};
 use crate::api::conditions::{self, Condition, ConditionStatus, ConditionType};
 use crate::api::connector::{
@@ -31,7 +32,12 @@ pub struct Observed<'a> {
     pub connector: &'a MondayConnector,
     /// The Secret's contents, or why it cannot be used. The plan never reads the token.
     pub secret: Result<&'a SecretInput, &'a SecretProblem>,
+    /// The ConductorOne credentials when `spec.conductorOne.secretName` names another Secret
+    /// (`None`: the connector's Secret holds them).
+    pub c1_secret: Option<Result<&'a C1Keys, &'a SecretProblem>>,
     pub task: TaskView,
+    /// What service mode's task loop reported.
+    pub service: &'a ServiceView,
     pub now: Timestamp,
 }
 
@@ -70,6 +76,8 @@ pub struct Plan {
     pub start: Option<StartSync>,
     /// Published after the status is written.
     pub events: Vec<EventGroup>,
+    /// Service mode: the loop to run, the reports to forget, the Events of its tasks.
+    pub service: ServicePlan,
     pub requeue: Requeue,
 }
 
@@ -104,8 +112,11 @@ pub fn plan(o: &Observed<'_>) -> Plan {
     } else {
         schedule.next.map(Time)
     };
+    let service = service_plan(o, &st);
+    st.conductor_one = service.status.clone();
+    desired.push(service.condition.clone());
     conditions::merge(&mut st.conditions, desired, o.now);
-    let ready = ready_condition(&st, suspended, generation);
+    let ready = ready_condition(&st, suspended, service.blocks_ready, generation);
     conditions::merge(&mut st.conditions, vec![ready], o.now);
 
     let mut events = schedule.events;
@@ -129,8 +140,32 @@ pub fn plan(o: &Observed<'_>) -> Plan {
         consume,
         start: schedule.start,
         events,
+        service,
         requeue,
     }
+}
+
+/// Service mode's part, from the same observations.
+fn service_plan(o: &Observed<'_>, st: &MondayConnectorStatus) -> ServicePlan {
+    let keys = match (o.c1_secret, o.secret) {
+        (Some(k), _) => k,
+        (None, Ok(input)) => Ok(&input.conductor_one),
+        (None, Err(problem)) => Err(problem),
+    };
+    let version = o
+        .secret
+        .ok()
+        .map(|input| spec_revision(o.connector, &input.resource_version));
+    service_mode::plan::plan(&service_mode::plan::Observed {
+        spec: o.connector.spec.conductor_one.as_ref(),
+        keys,
+        token_version: version.as_deref(),
+        api_url: &o.connector.spec.api_url,
+        view: o.service,
+        status: st.conductor_one.as_ref(),
+        generation: o.connector.metadata.generation,
+        now: o.now,
+    })
 }
 
 /// What the inputs (Secret, spec) and the schedule say.
@@ -217,7 +252,7 @@ fn schedule(o: &Observed<'_>, st: &MondayConnectorStatus, has_outcome: bool) -> 
         conditions,
         start,
         next,
-        events: ignored_keys_events(connector, input).into_iter().collect(),
+        events: vec![],
         settled: true,
     }
 }
@@ -449,6 +484,7 @@ fn apply_failure(
 fn ready_condition(
     st: &MondayConnectorStatus,
     suspended: bool,
+    service_broken: bool,
     generation: Option<i64>,
 ) -> Condition {
     let connected = conditions::get(&st.conditions, ConditionType::Connected);
@@ -457,6 +493,10 @@ fn ready_condition(
         Condition::new(ConditionType::Ready, status, reason, message, generation)
     };
     if let Some(c) = connected.filter(|c| c.is_false()) {
+        return ready(ConditionStatus::False, c.reason, &c.message);
+    }
+    let c1 = conditions::get(&st.conditions, ConditionType::ConductorOne);
+    if let Some(c) = c1.filter(|c| service_broken && c.is_false()) {
         return ready(ConditionStatus::False, c.reason, &c.message);
     }
     if suspended {
@@ -480,30 +520,6 @@ fn ready_condition(
             "no sync has run yet",
         ),
     }
-}
-
-/// `CredentialsIgnored`, once per spec generation and Secret version.
-fn ignored_keys_events(connector: &MondayConnector, input: &SecretInput) -> Option<EventGroup> {
-    if input.ignored_keys.is_empty() {
-        return None;
-    }
-    Some(EventGroup {
-        channel: "credentials",
-        marker: format!(
-            "{}/{}",
-            connector.metadata.generation.unwrap_or(0),
-            input.resource_version
-        ),
-        notes: vec![Note::normal(
-            Reason::CredentialsIgnored,
-            "ReadSecret",
-            format!(
-                "{} in Secret {} ignored: the operator calls Monday.com directly with the API token and needs no ConductorOne credentials",
-                input.ignored_keys.join(" and "),
-                connector.spec.secret_ref.name
-            ),
-        )],
-    })
 }
 
 /// The Events of one finished sync: `Connected` when the connection came up, then the result.

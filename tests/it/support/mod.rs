@@ -7,5 +7,6 @@ pub mod control_plane;
 pub mod operator;
 pub mod packaging;
 pub mod schema;
+pub mod service;
 
 pub use control_plane::*;

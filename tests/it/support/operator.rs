@@ -82,6 +82,7 @@ impl Operator {
             shutdown_timeout: Duration::from_secs(10),
             identity: format!("test-{ns}"),
             namespace: Some(ns.to_string()),
+            conductor_one: Default::default(),
         };
         tweak(&mut config);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -352,6 +352,7 @@ fn granted_access_expires_on_time_and_is_revoked() {
         Ok(RevokeOutcome {
             already_absent: false,
             restored: None,
+            also_removed: vec![],
         }),
     );
     assert_eq!(s.status.phase, Some(Phase::Expired));
@@ -471,6 +472,7 @@ fn deletion_revokes_what_was_granted_and_nothing_else() {
         Ok(RevokeOutcome {
             already_absent: true,
             restored: None,
+            also_removed: vec![],
         }),
     );
     assert_eq!(s.status.phase, Some(Phase::Revoked));

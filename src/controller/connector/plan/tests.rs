@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::*;
-use crate::controller::secret::SecretInput;
+use crate::controller::secret::{C1Keys, SecretInput};
+use crate::controller::service_mode;
 use crate::controller::tasks::SyncFailure;
 use crate::engine::{SyncCounts, SyncReport};
 use crate::settings::InvalidBool;
@@ -44,7 +45,11 @@ fn secret(rv: &str) -> SecretInput {
         token: SecretString::from("tok".to_string()),
         resource_version: rv.into(),
         provisioning: Ok(None),
-        ignored_keys: vec![],
+        conductor_one: C1Keys {
+            secret: "tok".into(),
+            resource_version: rv.into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -114,7 +119,9 @@ fn run(
     plan(&Observed {
         connector: c,
         secret,
+        c1_secret: None,
         task,
+        service: &ServiceView::default(),
         now,
     })
 }
@@ -159,7 +166,7 @@ fn settled(
 }
 
 use ConditionStatus::{False, True, Unknown};
-use ConditionType::{Connected, Provisioning, Ready, Synced};
+use ConditionType::{ConductorOne, Connected, Provisioning, Ready, Synced};
 
 #[test]
 fn first_visit_starts_the_first_sync() {
@@ -554,29 +561,34 @@ fn provisioning_follows_the_gate() {
 }
 
 #[test]
-fn ignored_credentials_are_reported_once_per_secret_version() {
+fn conductor_one_is_off_without_credentials_and_starts_with_them() {
     let c = connector(json!({}));
     let mut s = secret("1");
-    s.ignored_keys = vec!["BATON_CLIENT_ID", "BATON_CLIENT_SECRET"];
     let p = run(&c, Ok(&s), TaskView::default(), t(0));
-    let g = p
-        .events
-        .iter()
-        .find(|g| g.channel == "credentials")
-        .expect("group");
-    assert_eq!(g.marker, "1/1");
-    assert!(
-        g.notes[0]
-            .text
-            .contains("BATON_CLIENT_ID and BATON_CLIENT_SECRET")
-    );
-    s.resource_version = "2".into();
-    let p = run(&c, Ok(&s), TaskView::default(), t(0));
+    assert_eq!(cond(&p, ConductorOne), (False, Reason::ServiceModeOff));
+    assert_eq!(p.service.desired, service_mode::plan::Desired::Off);
     assert_eq!(
-        p.events
-            .iter()
-            .find(|g| g.channel == "credentials")
-            .map(|g| g.marker.clone()),
-        Some("1/2".into())
+        cond(&p, Ready).1,
+        Reason::SyncInProgress,
+        "not wanted: Ready unaffected"
     );
+    s.conductor_one.client_id = Some("c1@tenant.example/x".into());
+    let p = run(&c, Ok(&s), TaskView::default(), t(0));
+    assert_eq!(cond(&p, ConductorOne), (False, Reason::SecretKeyMissing));
+    assert_eq!(
+        cond(&p, Ready),
+        (False, Reason::SecretKeyMissing),
+        "wanted but broken"
+    );
+    s.conductor_one.client_secret = Some(SecretString::from("secret-token:x".to_string()));
+    let p = run(&c, Ok(&s), TaskView::default(), t(0));
+    assert_eq!(cond(&p, ConductorOne), (Unknown, Reason::Connecting));
+    assert!(matches!(
+        p.service.desired,
+        service_mode::plan::Desired::On { .. }
+    ));
+    let off = connector(json!({"conductorOne": {"enabled": false}}));
+    let p = run(&off, Ok(&s), TaskView::default(), t(0));
+    assert_eq!(p.service.desired, service_mode::plan::Desired::Off);
+    assert_eq!(cond(&p, ConductorOne), (False, Reason::ServiceModeOff));
 }
