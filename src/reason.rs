@@ -277,6 +277,9 @@ reasons! {
     DuplicateApprover => Permanent;
     /// An approval was not counted: it was created after the approval deadline.
     AfterDeadline => Permanent;
+    /// The governing policy's webhook Secret is missing or holds no usable URL; notifications
+    /// are not sent (the grant goes on).
+    WebhookUnavailable => Permanent;
 
     // --- Events only ---
     /// Grants changed between two syncs.
