@@ -439,6 +439,17 @@ async fn alice_requests_bob_approves_and_the_access_appears_and_expires_with_not
         r#"monday_operator_notifications_total{event="granted",outcome="delivered"} 1"#,
     )
     .await;
+    // The webhook URL is a credential: in no status, Event or metric.
+    let g = team.wait_phase("jane", Phase::Expired).await;
+    let status = serde_json::to_string(&g.status).expect("status");
+    let events = format!(
+        "{:?}",
+        events_for(&team.setup.client, team.ns(), "jane").await
+    );
+    let metrics = metrics_text(team.metrics_port);
+    for text in [status, events, metrics] {
+        assert!(!text.contains(&url) && !text.contains("/hook"), "{text}");
+    }
     team.op.stop().await.expect("clean stop");
 }
 
@@ -582,8 +593,27 @@ async fn max_duration_caps_the_expiry_and_permanent_or_unjustified_requests_are_
         &[],
     )
     .await;
+    // The policy names a webhook Secret that does not exist: reported on the policy and
+    // counted, and the grant goes on.
+    let missing = json!({"webhook": {"secretRef": {"name": "no-such-secret"}}});
+    team.apply_policy(policy(
+        json!({"requiredApprovals": 0, "maxDuration": "1m"}),
+        Some(missing),
+    ))
+    .await;
     team.request("long", json!({"duration": "2h"})).await;
     let g = team.wait_phase("long", Phase::Granted).await;
+    team.wait_event(
+        "default",
+        "WebhookUnavailable",
+        "Secret no-such-secret not found",
+    )
+    .await;
+    wait_metric(
+        team.metrics_port,
+        r#"monday_operator_notifications_total{event="granted",outcome="unavailable"} 1"#,
+    )
+    .await;
     let (at, until) = (
         granted_at(&g).expect("grantedAt"),
         expiry(&g).expect("expiresAt"),

@@ -508,31 +508,8 @@ fn granted_phase(
     if let Outcome::Deny { .. } = o.decision.outcome {
         return denied(o, st, Phase::Granted, entitlement, &principal);
     }
-    let stored = st.expires_at.as_ref().map(|t| t.0);
-    // Awaiting or undecided: keep what is in force.
-    let wanted = decision::allowed_expiry(o).unwrap_or(stored);
     let mut notes = vec![];
-    let expires = match (stored, wanted) {
-        (Some(s), Some(w)) if w > s => {
-            st.expires_at = Some(Time(w));
-            set_ready(
-                &mut st,
-                g,
-                true,
-                Reason::Extended,
-                format!("access extended until {w}"),
-                o.now,
-            );
-            notes.push(Note::normal(
-                Reason::Extended,
-                "Provision",
-                format!("{entitlement} extended until {w}"),
-            ));
-            Some(w)
-        }
-        (Some(s), _) => Some(s),
-        (None, w) => w,
-    };
+    let expires = extend(o, &mut st, &entitlement, &mut notes);
     if expires.is_none_or(|at| o.now < at) {
         let (requeue, notices) = next_look(o, expires);
         let mut step = settle(st, notes, requeue);
@@ -563,6 +540,33 @@ fn granted_phase(
         return settle(st, notes, Requeue::OnChange);
     }
     revoke_step(o, st, entitlement, &principal, Ending::Expired(at))
+}
+
+/// The expiry in force: the stored one, moved later when the decision allows a later one (an
+/// extension; `Extended`). Awaiting or undecided decisions keep what is in force.
+fn extend(
+    o: &Observed<'_>,
+    st: &mut MondayAccessGrantStatus,
+    entitlement: &Entitlement,
+    notes: &mut Vec<Note>,
+) -> Option<Timestamp> {
+    let stored = st.expires_at.as_ref().map(|t| t.0);
+    let wanted = decision::allowed_expiry(o).unwrap_or(stored);
+    match (stored, wanted) {
+        (Some(s), Some(w)) if w > s => {
+            st.expires_at = Some(Time(w));
+            let message = format!("access extended until {w}");
+            set_ready(st, o.grant, true, Reason::Extended, message, o.now);
+            notes.push(Note::normal(
+                Reason::Extended,
+                "Provision",
+                format!("{entitlement} extended until {w}"),
+            ));
+            Some(w)
+        }
+        (Some(s), _) => Some(s),
+        (None, w) => w,
+    }
 }
 
 /// Deletion: revoke unless the access was pre-existing or never granted; the finalizer stays
