@@ -54,6 +54,15 @@ pub struct ErrorLabels {
     pub reason: String,
 }
 
+/// One webhook notification about an access request: its `event` (`requested`, `approved`, …)
+/// and how it ended (`delivered`, `failed`, `dropped`, or `unavailable` when the policy's webhook
+/// Secret gives no usable URL).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    pub event: String,
+    pub outcome: String,
+}
+
 /// Every metric the operator exports, plus the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -67,6 +76,9 @@ pub struct Metrics {
     pub syncs_in_flight: Gauge,
     pub c1_tasks: Family<TaskLabels, Counter>,
     pub leader: Gauge,
+    /// Break-glass approvals (a requester approving their own request), counted once each.
+    pub break_glass: Counter,
+    pub notifications: Family<NotificationLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -92,6 +104,8 @@ impl Metrics {
         let syncs_in_flight = Gauge::default();
         let c1_tasks = Family::<TaskLabels, Counter>::default();
         let leader = Gauge::default();
+        let break_glass = Counter::default();
+        let notifications = Family::<NotificationLabels, Counter>::default();
         registry.register(
             "sync_duration_seconds",
             "Wall time of connector syncs",
@@ -138,6 +152,16 @@ impl Metrics {
             "1 while this replica holds the leader Lease",
             leader.clone(),
         );
+        registry.register(
+            "break_glass",
+            "Break-glass approvals of access requests (requesters approving their own)",
+            break_glass.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Webhook notifications about access requests by event and outcome",
+            notifications.clone(),
+        );
         Metrics {
             registry,
             sync_duration,
@@ -150,6 +174,8 @@ impl Metrics {
             syncs_in_flight,
             c1_tasks,
             leader,
+            break_glass,
+            notifications,
         }
     }
 
@@ -211,6 +237,16 @@ impl Metrics {
         self.sync_duration
             .get_or_create(&labels)
             .observe(duration.as_secs_f64());
+    }
+
+    /// Counts one notification `event` that ended with `outcome`.
+    pub fn count_notification(&self, event: &str, outcome: &str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                event: event.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// Drops the per-connector series of a deleted connector.

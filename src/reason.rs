@@ -279,6 +279,9 @@ reasons! {
     DuplicateApprover => Permanent;
     /// An approval was not counted: it was created after the approval deadline.
     AfterDeadline => Permanent;
+    /// The governing policy's webhook Secret is missing or holds no usable URL; notifications
+    /// are not sent (the grant goes on).
+    WebhookUnavailable => Permanent;
 
     // --- ConductorOne service mode (`ConductorOne`) ---
     /// `BATON_CLIENT_ID` is not `name@host/suffix`.

@@ -362,7 +362,7 @@ pub fn decide(inp: &Inputs) -> Decision {
 
     // 2. ConductorOne approved it.
     if g.spec.conductor_one.is_some() {
-        return match requested_expiry(g.spec, g.granted_at.unwrap_or(inp.now)) {
+        return match held_or_requested(g, &prior, inp.now) {
             Err(m) => undecided(Reason::InvalidExpiry, m, prior),
             Ok(expires_at) => {
                 let record = GrantApproval {
@@ -676,27 +676,24 @@ fn no_policy(
     inp: &Inputs,
 ) -> Decision {
     match inp.without_policy {
-        WithoutPolicy::Allow => {
-            let base = g.granted_at.unwrap_or(inp.now);
-            match requested_expiry(g.spec, base) {
-                Err(m) => undecided(Reason::InvalidExpiry, m, prior.clone()),
-                Ok(expires_at) => {
-                    let record = GrantApproval {
-                        basis: Some(ApprovalBasis::NoPolicy),
-                        approved_generation: Some(g.generation),
-                        approved_by: Some("no policy".into()),
-                        approved_at: Some(Time(prior_approved_at(prior, g, g.created))),
-                        ..Default::default()
-                    };
-                    let mut d = allow(g, expires_at, record);
-                    d.warnings.push(Warning {
+        WithoutPolicy::Allow => match held_or_requested(g, prior, inp.now) {
+            Err(m) => undecided(Reason::InvalidExpiry, m, prior.clone()),
+            Ok(expires_at) => {
+                let record = GrantApproval {
+                    basis: Some(ApprovalBasis::NoPolicy),
+                    approved_generation: Some(g.generation),
+                    approved_by: Some("no policy".into()),
+                    approved_at: Some(Time(prior_approved_at(prior, g, g.created))),
+                    ..Default::default()
+                };
+                let mut d = allow(g, expires_at, record);
+                d.warnings.push(Warning {
                         reason: Reason::NoPolicy,
                         message: "no MondayAccessPolicy in this namespace: anyone allowed to create MondayAccessGrants here gets what they ask for; add a policy (see config/samples)".into(),
                     });
-                    d
-                }
+                d
             }
-        }
+        },
         WithoutPolicy::Deny => {
             let message = "no MondayAccessPolicy in this namespace and the operator requires one: ask an administrator to add a policy, then create the request again".to_string();
             if in_force.is_some() {
@@ -1159,6 +1156,20 @@ pub fn requested_expiry(
     Ok(None)
 }
 
+/// The expiry of a version allowed as requested (no policy, ConductorOne): the stored one once
+/// that version is granted (so deciding again says the same), else what the spec asks for from
+/// the grant (or from `now` when it is not granted yet).
+fn held_or_requested(
+    g: &GrantView,
+    prior: &GrantApproval,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, String> {
+    match g.granted_at {
+        Some(_) if prior.approved_generation == Some(g.generation) => Ok(g.expires_at),
+        granted_at => requested_expiry(g.spec, granted_at.unwrap_or(now)),
+    }
+}
+
 /// `requested` shortened to `base + cap`; the second value is the cap when it applied.
 fn apply_cap(
     requested: Option<Timestamp>,
@@ -1200,6 +1211,12 @@ fn describe_subjects(s: &crate::api::identity::Subjects) -> String {
         parts.push(format!("groups {}", s.groups.join(", ")));
     }
     parts.join("; ")
+}
+
+/// Who may approve under `rule` of `policies`, as messages and notifications say it.
+pub fn approvers_of(policies: &[MondayAccessPolicy], rule: &RuleRef) -> Option<String> {
+    let policies: Vec<&MondayAccessPolicy> = policies.iter().collect();
+    find_rule(&policies, rule).map(describe_approvers)
 }
 
 fn describe_approvers(rule: &AccessRule) -> String {

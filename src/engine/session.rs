@@ -8,7 +8,7 @@ use super::provision::{
     self, BaseRole, Current, Entitlement, GrantOptions, GrantOutcome, InviteOutcome,
     LifecycleOutcome, Principal, ProvisionError, RevokeMode, RevokeOutcome,
 };
-use crate::monday::Client;
+use crate::monday::{Client, Id};
 
 /// An open connection for provisioning.
 pub struct Session {
@@ -61,6 +61,13 @@ impl Session {
         mode: RevokeMode<'_>,
     ) -> Result<RevokeOutcome, ProvisionError> {
         provision::revoke(&self.client, entitlement, principal, mode).await
+    }
+
+    /// The workspace of a board, for access policies that allow the boards of some workspaces
+    /// only: `None` when Monday has no such board, `Some(None)` for the main workspace.
+    pub async fn board_workspace(&self, board: &Id) -> Result<Option<Option<Id>>, ProvisionError> {
+        let access = self.client.board_access(board).await?;
+        Ok(access.map(|b| b.workspace_id))
     }
 
     /// Invites `email` with `role` unless an account has it.

@@ -36,10 +36,11 @@ pub const USERS_BY_ID: &str = concat!(
     " }"
 );
 
-/// One board's owners and subscribers (unpaged, at most 400 users) and team lists (at most 100
-/// teams, so one page of 100 is complete). `state: all` so archived boards can still be revoked.
+/// One board's workspace (access policies may allow only the boards of some workspaces), owners
+/// and subscribers (unpaged, at most 400 users) and team lists (at most 100 teams, so one page of
+/// 100 is complete). `state: all` so archived boards can still be revoked.
 pub const BOARD_ACCESS: &str = concat!(
-    "query BoardAccess($ids: [ID!]!) { boards(ids: $ids, state: all, limit: 1) { id owners { id } subscribers { id } ",
+    "query BoardAccess($ids: [ID!]!) { boards(ids: $ids, state: all, limit: 1) { id workspace_id owners { id } subscribers { id } ",
     "team_owners(limit: 100, page: 1) { id } team_subscribers(limit: 100, page: 1) { id } }",
     complexity!(),
     " }"
@@ -105,6 +106,9 @@ pub struct UserSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct BoardAccess {
     pub id: Id,
+    /// `None`: the main workspace (Monday's `workspace_id: null`).
+    #[serde(default)]
+    pub workspace_id: Option<Id>,
     #[serde(default, deserialize_with = "id_list")]
     pub owners: Vec<Id>,
     #[serde(default, deserialize_with = "id_list")]

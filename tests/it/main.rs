@@ -8,6 +8,7 @@
 mod support;
 
 mod access_admission;
+mod access_approvals;
 mod access_packaging;
 mod c1z_baton_cli;
 mod chart_install;

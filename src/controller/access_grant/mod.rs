@@ -1,8 +1,16 @@
 //! The MondayAccessGrant reconciler: **observe** (a fresh read of the grant, its connector and
-//! Secret) → [`plan`] (the lifecycle state machine, pure) → **act** (carry out the step through
+//! Secret, the namespace's MondayAccessPolicies and MondayAccessApprovals, the board's workspace
+//! when a rule needs it: [`observe`]) → [`plan`] (the policy decision and the lifecycle state
+//! machine, pure) → **act** (carry out the step through
 //! [`engine::Session`](crate::engine::Session), persist status before every Monday write, publish
-//! Events, ask the connector for a sync, requeue).
+//! Events, notify the policy's webhook ([`notices`]), ask the connector for a sync, requeue).
 //!
+//! - A policy change re-decides every grant of its namespace; an approval re-decides the grant it
+//!   names, so access follows an approval within one reconcile.
+//! - Grants that ConductorOne approved (service mode) are created by the operator's own
+//!   ServiceAccount with `spec.conductorOne.taskId`; the apiserver lets nobody else set it and
+//!   the decision allows them as requested (basis `ConductorOne`, no in-cluster approvals), so
+//!   service mode only has to create such grants: see [`conductor_one_grant`].
 //! - The deadline lives in `status.expiresAt`, written right after the grant, and every reconcile
 //!   requeues exactly at it; a restarted or newly elected operator reads it back, so no in-memory
 //!   timer is ever the only record of when access ends.
@@ -11,6 +19,8 @@
 //! - The provisioning gate blocks new grants only: revoking access this object created is always
 //!   allowed, so turning provisioning off never strands time-bound access.
 
+pub mod notices;
+pub mod observe;
 pub mod plan;
 
 use std::sync::Arc;
@@ -22,18 +32,23 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::{DeserializeGuard, PartialObjectMeta};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 
 use super::kit::{self, Backoff, Context, Error, ObjectKey};
+use super::policy::WithoutPolicy;
 use super::provisioning::{self, Gate};
 use super::secret;
-use crate::api::access_grant::{FINALIZER, MondayAccessGrantStatus};
+use crate::api::access_grant::{
+    ConductorOneOrigin, FINALIZER, MondayAccessGrantSpec, MondayAccessGrantStatus,
+};
 use crate::api::connector::SYNC_REQUESTED_ANNOTATION;
-use crate::api::{MondayAccessGrant, MondayConnector};
+use crate::api::{MondayAccessApproval, MondayAccessGrant, MondayAccessPolicy, MondayConnector};
 use crate::engine::provision::{GrantOptions, RevokeMode};
 use crate::engine::{Connection, Session};
 use crate::reason::Reason;
+use plan::decision::Effects;
 use plan::{Mode, Observed, Refusal, Requeue, Settle, Step, Tally};
 
 /// Kind label of this controller's metrics.
@@ -43,9 +58,29 @@ const RECONCILE_BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), Duration
 /// Failure counter of grants and revocations (see `Context::failed`).
 const PROVISION: &str = "provision";
 
+/// What every grant reconcile shares: the toolkit and the webhook sender.
+pub struct Shared {
+    pub ctx: Arc<Context>,
+    notices: notices::Notices,
+    /// What a namespace without any MondayAccessPolicy gets (today's behaviour: allowed).
+    without_policy: WithoutPolicy,
+}
+
+impl Shared {
+    /// Starts the webhook sender too.
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Shared {
+            notices: notices::Notices::start(ctx.metrics.clone()),
+            without_policy: WithoutPolicy::default(),
+            ctx,
+        }
+    }
+}
+
 /// Runs the MondayAccessGrant controller until `stop` resolves. Grants are guarded (one
 /// unreadable grant must not stop the expiry of all the others); a connector change
-/// (provisioning switched on, Secret fixed) re-checks its grants, mapped from metadata only.
+/// (provisioning switched on, Secret fixed) re-checks its grants, mapped from metadata only; a
+/// policy change re-decides the grants of its namespace; an approval the grant it names.
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<&str>,
@@ -55,21 +90,34 @@ pub async fn run(
         &ctx.client,
         namespace,
     ));
-    Controller::for_stream(watch, store.clone())
+    let (by_connector, by_policy) = (store.clone(), store.clone());
+    Controller::for_stream(watch, store)
         .with_config(ControllerConfig::default().concurrency(16))
         .watches(
             kit::scoped::<PartialObjectMeta<MondayConnector>>(&ctx.client, namespace),
             watcher::Config::default(),
             move |c: PartialObjectMeta<MondayConnector>| {
                 let name = c.name_any();
-                kit::referrers(&store, c.namespace(), |g| {
+                kit::referrers(&by_connector, c.namespace(), |g| {
                     g.0.as_ref()
                         .is_ok_and(|g| g.spec.connector_ref.name == name)
                 })
             },
         )
+        .watches(
+            kit::scoped::<PartialObjectMeta<MondayAccessPolicy>>(&ctx.client, namespace),
+            watcher::Config::default(),
+            move |p: PartialObjectMeta<MondayAccessPolicy>| {
+                kit::referrers(&by_policy, p.namespace(), |_| true)
+            },
+        )
+        .watches(
+            kit::scoped::<DeserializeGuard<MondayAccessApproval>>(&ctx.client, namespace),
+            watcher::Config::default(),
+            approved_grant,
+        )
         .graceful_shutdown_on(stop)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile, error_policy, Arc::new(Shared::new(ctx)))
         .for_each(|res| async move {
             if let Err(e) = res {
                 tracing::debug!(error = %e, "access grant controller event");
@@ -78,12 +126,39 @@ pub async fn run(
         .await;
 }
 
+/// The grant an approval names.
+fn approved_grant(
+    a: DeserializeGuard<MondayAccessApproval>,
+) -> Option<ObjectRef<DeserializeGuard<MondayAccessGrant>>> {
+    let ns = a.namespace()?;
+    let name = &a.0.as_ref().ok()?.spec.grant_ref.name;
+    Some(ObjectRef::new(name).within(&ns))
+}
+
+/// A grant for a ConductorOne grant task (service mode), to be created by the operator's own
+/// ServiceAccount (the apiserver rejects `spec.conductorOne` from anyone else): `spec` says what
+/// to grant to whom and for how long; the task id marks it as approved in ConductorOne, so the
+/// namespace's policies do not apply and it is granted as requested.
+pub fn conductor_one_grant(
+    name: &str,
+    mut spec: MondayAccessGrantSpec,
+    task_id: &str,
+) -> MondayAccessGrant {
+    spec.conductor_one = Some(ConductorOneOrigin {
+        task_id: task_id.to_string(),
+    });
+    // The apiserver stamps the creating identity.
+    spec.requester = None;
+    MondayAccessGrant::new(name, spec)
+}
+
 /// Entry point called by the controller runtime.
 pub async fn reconcile(
     obj: Arc<DeserializeGuard<MondayAccessGrant>>,
-    ctx: Arc<Context>,
+    shared: Arc<Shared>,
 ) -> Result<Action, Error> {
-    kit::count_reconcile(&ctx, KIND);
+    let ctx = &shared.ctx;
+    kit::count_reconcile(ctx, KIND);
     let key = ObjectKey::of(&*obj);
     if key.namespace.is_empty() {
         return Err(Error::MissingNamespace);
@@ -97,15 +172,15 @@ pub async fn reconcile(
     let grant = match fresh.0 {
         Ok(ref g) => Arc::new(g.clone()),
         Err(ref invalid) => {
-            unreadable(&fresh, &invalid.error, &ctx).await?;
+            unreadable(&fresh, &invalid.error, ctx).await?;
             return Ok(Action::await_change());
         }
     };
     let api: Api<MondayAccessGrant> = ctx.api(&key.namespace);
     finalizer(&api, FINALIZER, grant, |event| async {
         match event {
-            Finalizer::Apply(g) => step(&g, Mode::Apply, &ctx).await,
-            Finalizer::Cleanup(g) => step(&g, Mode::Cleanup, &ctx).await,
+            Finalizer::Apply(g) => step(&g, Mode::Apply, &shared).await,
+            Finalizer::Cleanup(g) => step(&g, Mode::Cleanup, &shared).await,
         }
     })
     .await
@@ -116,9 +191,9 @@ pub async fn reconcile(
 pub fn error_policy(
     obj: Arc<DeserializeGuard<MondayAccessGrant>>,
     err: &Error,
-    ctx: Arc<Context>,
+    shared: Arc<Shared>,
 ) -> Action {
-    kit::requeue_after_error(&ctx, KIND, &*obj, err, RECONCILE_BACKOFF)
+    kit::requeue_after_error(&shared.ctx, KIND, &*obj, err, RECONCILE_BACKOFF)
 }
 
 /// An unreadable grant: nothing can be granted or revoked, and the finalizer stays so that
@@ -199,22 +274,33 @@ async fn observe_connector(
 }
 
 /// Observe → plan → act until the grant settles.
-async fn step(grant: &MondayAccessGrant, mode: Mode, ctx: &Context) -> Result<Action, Error> {
+async fn step(grant: &MondayAccessGrant, mode: Mode, shared: &Shared) -> Result<Action, Error> {
+    let ctx = &*shared.ctx;
     let key = ObjectKey::of(grant);
     let target = observe_connector(grant, ctx).await?;
-    let observed = Observed {
+    let session = target.as_ref().ok().map(|t| &t.session);
+    let gathered = observe::gather(grant, mode, session, ctx).await?;
+    let observed = Observed::new(
         grant,
         mode,
-        connector: target.as_ref().map(|t| t.gate).map_err(Clone::clone),
-        failures: ctx.failed_count(PROVISION, &key),
-        now: jiff::Timestamp::now(),
-    };
+        target.as_ref().map(|t| t.gate).map_err(Clone::clone),
+        ctx.failed_count(PROVISION, &key),
+        jiff::Timestamp::now(),
+        &gathered.facts(shared.without_policy),
+    );
+    let effects = plan::decision::effects(&observed);
     let mut written = grant.status.clone();
     let mut step = plan::plan(&observed);
     loop {
         match step {
             Step::Leave => return Ok(Action::await_change()),
-            Step::Settle(s) => return settle(grant, &key, &written, s, target.ok(), ctx).await,
+            Step::Settle(s) => {
+                let done = Done {
+                    effects,
+                    target: target.ok(),
+                };
+                return settle(grant, &key, &written, s, done, shared).await;
+            }
             _ => {}
         }
         let Some(t) = usable(&target, &key) else {
@@ -296,15 +382,24 @@ async fn persist(
     Ok(())
 }
 
-/// Act on the settled plan: status, failure count, Events, a sync of the connector, requeue.
+/// What settling needs besides the plan's result: the decision's announcements and the
+/// connector (for the sync request).
+struct Done {
+    effects: Effects,
+    target: Option<Target>,
+}
+
+/// Act on the settled plan: status, failure count, Events and notifications, a sync of the
+/// connector, requeue.
 async fn settle(
     grant: &MondayAccessGrant,
     key: &ObjectKey,
     written: &Option<MondayAccessGrantStatus>,
     s: Settle,
-    target: Option<Target>,
-    ctx: &Context,
+    done: Done,
+    shared: &Shared,
 ) -> Result<Action, Error> {
+    let ctx = &*shared.ctx;
     let deleting = grant.metadata.deletion_timestamp.is_some();
     if written.as_ref() != Some(&s.status) {
         let result = kit::apply_status::<MondayAccessGrant>(&ctx.client, key, &s.status).await;
@@ -324,12 +419,9 @@ async fn settle(
         }
         Tally::Reset => ctx.succeeded(PROVISION, key),
     }
-    let regarding = grant.object_ref(&());
-    for n in &s.notes {
-        ctx.events.publish(&regarding, n).await;
-    }
+    report(grant, &s, done.effects, shared).await;
     if s.request_sync
-        && let Some(t) = &target
+        && let Some(t) = &done.target
     {
         request_sync(ctx, &t.connector).await;
     }
@@ -338,6 +430,24 @@ async fn settle(
         Requeue::After(d) => Action::requeue(d),
         Requeue::KeepFinalizer(message) => return Err(Error::RevokePending(message)),
     })
+}
+
+/// Publishes what a settled reconcile announces: Events (the decision's first), the break-glass
+/// metric, notifications (queued, never awaited).
+async fn report(grant: &MondayAccessGrant, s: &Settle, effects: Effects, shared: &Shared) {
+    let ctx = &*shared.ctx;
+    let regarding = grant.object_ref(&());
+    for n in effects.notes.iter().chain(&s.notes) {
+        ctx.events.publish(&regarding, n).await;
+    }
+    if effects.break_glass {
+        ctx.metrics.break_glass.inc();
+    }
+    let notices = effects.notices.into_iter().chain(s.notices.iter().cloned());
+    shared
+        .notices
+        .send(ctx, grant, &s.status, notices.collect())
+        .await;
 }
 
 /// Asks the connector controller for a sync (it syncs on every new value of the annotation).

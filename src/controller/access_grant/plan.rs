@@ -1,12 +1,22 @@
 //! The access-grant lifecycle as an explicit state machine: `(phase, facts) → step`, pure.
 //!
 //! ```text
-//!            check            grant                  expiry / deletion
-//! Pending ─────────▶ Granting ──────▶ Granted ──────────────────────────▶ Expired / Revoked
-//!    │  ▲ wait (connector,  │ │ permanent error                revoke fails: stays Granted,
-//!    │  │ provisioning off) │ ▼                                 Ready=False, retried
-//!    └──┘                   Failed (retried slowly)
+//!                 approved (policy decision)
+//! AwaitingApproval ─────────┐
+//!    │ denied, timed out    ▼     check            grant                  expiry / deletion
+//!    ▼                   Pending ─────────▶ Granting ──────▶ Granted ──────────────────────────▶ Expired / Revoked
+//! Denied ◀─────────────────  │  ▲ wait (connector,  │ │ permanent error     │ revoke fails: stays Granted,
+//!    ▲  no rule, denied      │  │ provisioning off) │ ▼                     │ Ready=False, retried
+//!    │                       └──┘                   Failed (retried)      │
+//!    └─────────────────────────────────────────────────────────────────────┘ an approver denies the
+//!                                                                     version in force: revoked
 //! ```
+//!
+//! The policy decision ([`decision`], from [`crate::controller::policy`]) is an input like the
+//! connector: it gates every new grant (allowed, awaiting approval, denied, undecided), gives the
+//! expiry (capped by the rule's `maxDuration`, moved by an approved extension), and revokes held
+//! access when an approver denies the version in force. Without a policy in the namespace it
+//! allows the request as written, as before policies existed.
 //!
 //! [`plan`] picks the next [`Step`]; a step that touches Monday (check, grant, revoke) is carried
 //! out by the reconciler, whose result goes back through [`checked`], [`granted`] or
@@ -14,6 +24,9 @@
 //! write the reconciler persists the step's status, so a crash between the write and the status
 //! never mistakes this object's own grant for pre-existing access.
 
+pub mod decision;
+
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -21,6 +34,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::super::events::Note;
 use super::super::kit::Backoff;
+use super::super::notify::{self, Notice};
+use super::super::policy::{Decision, Outcome};
 use super::super::provisioning::Gate;
 use crate::api::MondayAccessGrant;
 use crate::api::access_grant::{MondayAccessGrantStatus, Phase};
@@ -39,6 +54,8 @@ pub const PROVISION_BACKOFF: Backoff =
 pub const WAIT: Duration = Duration::from_secs(60);
 /// Failed grants are retried no sooner than this (someone may fix the account in Monday).
 const MIN_RETRY: Duration = Duration::from_secs(5);
+/// The longest a grant sleeps: far deadlines are approached in steps (timer wheels have limits).
+const MAX_SLEEP: Duration = Duration::from_secs(24 * 3600);
 
 /// Whether the object lives on or is being deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +80,34 @@ pub struct Observed<'a> {
     /// Consecutive failed grants/revocations of this object so far.
     pub failures: u32,
     pub now: Timestamp,
+    /// The policy decision (see [`decision::decide`]).
+    pub decision: Decision,
+    /// What the governing policy adds: the expiry reminder, who approves.
+    pub governing: decision::Governing,
+}
+
+impl<'a> Observed<'a> {
+    /// The observed facts, with the policy decision taken from `facts` at `now`.
+    pub fn new(
+        grant: &'a MondayAccessGrant,
+        mode: Mode,
+        connector: Result<Gate, Refusal>,
+        failures: u32,
+        now: Timestamp,
+        facts: &decision::PolicyFacts<'_>,
+    ) -> Self {
+        let decision = decision::decide(grant, facts, now);
+        let governing = decision::governing(facts, &decision);
+        Observed {
+            grant,
+            mode,
+            connector,
+            failures,
+            now,
+            decision,
+            governing,
+        }
+    }
 }
 
 /// When to reconcile again.
@@ -82,12 +127,15 @@ pub enum Tally {
     Reset,
 }
 
-/// The end of a reconcile: status to write (when changed), Events, whether the connector should
-/// sync to show the change, and when to look again.
+/// The end of a reconcile: status to write (when changed), Events, webhook notices, whether the
+/// connector should sync to show the change, and when to look again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settle {
     pub status: MondayAccessGrantStatus,
     pub notes: Vec<Note>,
+    /// Lifecycle notifications (granted, expiring soon, expired, revoked); the decision's own
+    /// come from [`decision::effects`].
+    pub notices: Vec<Notice>,
     pub request_sync: bool,
     pub tally: Tally,
     pub requeue: Requeue,
@@ -100,6 +148,8 @@ pub enum Ending {
     Expired(Timestamp),
     /// The object is being deleted.
     Deleted,
+    /// The policy decision denied the version in force (an approver's deny).
+    Denied(Reason),
 }
 
 /// The next step.
@@ -147,9 +197,10 @@ pub fn plan(o: &Observed<'_>) -> Step {
     if o.mode == Mode::Cleanup {
         return cleanup(o, st, phase, parsed);
     }
-    if matches!(phase, Phase::Expired | Phase::Revoked) {
+    if is_final(phase) {
         return settle(st, vec![], Requeue::OnChange);
     }
+    decision::record(o, &mut st);
     let (entitlement, principal) = match parsed {
         Ok(p) => p,
         Err((reason, message)) => return fail(o, st, reason, message),
@@ -157,8 +208,30 @@ pub fn plan(o: &Observed<'_>) -> Step {
     if phase == Phase::Granted {
         return granted_phase(o, st, entitlement, principal);
     }
+    not_granted(o, st, phase, entitlement, principal)
+}
 
-    // Not granted yet. An absolute expiry already past: nothing to do, ever.
+/// Whether a reconcile decides under policy: not for deletion, nor in a final phase.
+pub fn decides(grant: &MondayAccessGrant, mode: Mode) -> bool {
+    let phase = grant.status.as_ref().and_then(|s| s.phase);
+    mode == Mode::Apply && !is_final(phase.unwrap_or_default())
+}
+
+/// Expired, Revoked and Denied never change again.
+fn is_final(phase: Phase) -> bool {
+    matches!(phase, Phase::Expired | Phase::Revoked | Phase::Denied)
+}
+
+/// Not granted yet: past absolute expiry, the policy decision, the connector, then check/grant.
+fn not_granted(
+    o: &Observed<'_>,
+    mut st: MondayAccessGrantStatus,
+    phase: Phase,
+    entitlement: Entitlement,
+    principal: Principal,
+) -> Step {
+    let g = o.grant;
+    // An absolute expiry already past: nothing to do, ever.
     match desired_expiry(g, o.now) {
         Err(message) => return fail(o, st, Reason::InvalidExpiry, message),
         Ok(Some(at)) if g.spec.expires_at.is_some() && at <= o.now => {
@@ -176,6 +249,10 @@ pub fn plan(o: &Observed<'_>) -> Step {
         }
         Ok(_) => {}
     }
+    let st = match policy_gate(o, st, phase, &entitlement, &principal) {
+        ControlFlow::Continue(st) => st,
+        ControlFlow::Break(step) => return step,
+    };
     let gate = match &o.connector {
         Ok(gate) => *gate,
         Err(r) => return wait(o, st, r.reason, r.message.clone()),
@@ -195,6 +272,76 @@ pub fn plan(o: &Observed<'_>) -> Step {
             principal,
         },
     }
+}
+
+/// The policy decision for access not granted yet: go on when allowed; otherwise wait for
+/// approval, end denied, or wait until it can be decided (showing a connector problem first:
+/// it may be why the board's workspace is unknown).
+fn policy_gate(
+    o: &Observed<'_>,
+    mut st: MondayAccessGrantStatus,
+    phase: Phase,
+    entitlement: &Entitlement,
+    principal: &Principal,
+) -> ControlFlow<Step, MondayAccessGrantStatus> {
+    ControlFlow::Break(match &o.decision.outcome {
+        Outcome::Allow { .. } => return ControlFlow::Continue(st),
+        Outcome::AwaitingApproval {
+            deadline, message, ..
+        } => {
+            st.phase = Some(Phase::AwaitingApproval);
+            let message = format!("waiting for approval: {message}");
+            set_ready(
+                &mut st,
+                o.grant,
+                false,
+                Reason::AwaitingApproval,
+                message,
+                o.now,
+            );
+            settle(st, vec![], Requeue::After(sleep(*deadline, o.now)))
+        }
+        Outcome::Deny { .. } => denied(o, st, phase, entitlement.clone(), principal),
+        Outcome::Undecided { reason, message } => match &o.connector {
+            Err(r) => wait(o, st, r.reason, r.message.clone()),
+            Ok(_) => wait(o, st, *reason, message.clone()),
+        },
+    })
+}
+
+/// Denied: revoke what this object may have granted (unless it was there before), else end
+/// `Denied` at once.
+fn denied(
+    o: &Observed<'_>,
+    mut st: MondayAccessGrantStatus,
+    phase: Phase,
+    entitlement: Entitlement,
+    principal: &Principal,
+) -> Step {
+    let (reason, message) = decision::denial(o).unwrap_or((Reason::NoRuleAllows, String::new()));
+    if maybe_granted(&st, phase) && st.pre_existing != Some(true) {
+        return revoke_step(o, st, entitlement, principal, Ending::Denied(reason));
+    }
+    let message = if st.pre_existing == Some(true) {
+        format!("{message}; the access existed before this request and was left in place")
+    } else {
+        message
+    };
+    st.phase = Some(Phase::Denied);
+    set_ready(&mut st, o.grant, false, reason, message, o.now);
+    settle(st, vec![], Requeue::OnChange)
+}
+
+/// Whether Monday may hold access this object granted. `Pending` with a recorded check was
+/// written by versions before `Granting` existed.
+fn maybe_granted(st: &MondayAccessGrantStatus, phase: Phase) -> bool {
+    matches!(phase, Phase::Granted | Phase::Granting)
+        || (phase == Phase::Pending && st.pre_existing == Some(false))
+}
+
+/// How long to sleep until `at`, at most [`MAX_SLEEP`].
+fn sleep(at: Timestamp, now: Timestamp) -> Duration {
+    time::until(at, now).min(MAX_SLEEP)
 }
 
 /// The result of [`Step::Check`]: record it (phase `Granting`), then grant; or the failure.
@@ -241,8 +388,9 @@ pub fn granted(
         Err(e) => return provision_failed(o, st, e, "grant"),
     };
     let g = o.grant;
-    // Validated by `plan` before the grant started.
-    let expires = desired_expiry(g, o.now).ok().flatten();
+    // Allowed (and validated) by `plan` before the grant started.
+    let expires =
+        decision::allowed_expiry(o).unwrap_or_else(|| desired_expiry(g, o.now).ok().flatten());
     st.phase = Some(Phase::Granted);
     st.grant_id = Some(out.grant_id.clone());
     st.granted_at = Some(Time(time::floor_second(o.now)));
@@ -255,23 +403,58 @@ pub fn granted(
                 principal_display(g)
             ),
         ),
-        (false, Some(at)) => (Reason::Granted, format!("granted {entitlement} until {at}")),
+        (false, Some(at)) => (
+            Reason::Granted,
+            format!("granted {entitlement} until {at}{}", capped(o)),
+        ),
         (false, None) => (
             Reason::Granted,
             format!("granted {entitlement} until this object is deleted"),
         ),
     };
     set_ready(&mut st, g, true, reason, message.clone(), o.now);
+    let requeue = next_look(o, expires).0;
     Settle {
         status: st,
         notes: vec![Note::normal(Reason::Granted, "Provision", message)],
+        notices: vec![Notice::Granted],
         request_sync: !out.pre_existing,
         tally: Tally::Reset,
-        requeue: match expires {
-            Some(at) => Requeue::After(time::until(at, o.now)),
-            None => Requeue::OnChange,
-        },
+        requeue,
     }
+}
+
+/// ` (shortened by …)` when the policy capped the requested expiry.
+fn capped(o: &Observed<'_>) -> String {
+    o.decision
+        .warnings
+        .iter()
+        .find(|w| w.reason == Reason::ExpiryCapped)
+        .map_or(String::new(), |w| format!(" ({})", w.message))
+}
+
+/// When to look again while access is held until `expires`: at the expiry reminder, at a
+/// decision deadline (a waiting extension), at the expiry; plus the reminder once it is due.
+fn next_look(o: &Observed<'_>, expires: Option<Timestamp>) -> (Requeue, Vec<Notice>) {
+    let mut next = expires;
+    let mut notices = vec![];
+    let reminder = o
+        .governing
+        .reminder_before
+        .and_then(|before| notify::reminder_at(expires, before));
+    match reminder {
+        Some(r) if o.now < r => next = Some(r),
+        Some(_) => notices.push(Notice::ExpiringSoon),
+        None => {}
+    }
+    if let Some(d) = o.decision.requeue_at.filter(|d| *d > o.now) {
+        next = Some(next.map_or(d, |n| n.min(d)));
+    }
+    let requeue = match next {
+        Some(at) => Requeue::After(sleep(at, o.now)),
+        None => Requeue::OnChange,
+    };
+    (requeue, notices)
 }
 
 /// The result of [`Step::Revoke`].
@@ -286,30 +469,42 @@ pub fn revoked(
         return revoke_failed(o, st, e.reason(), format!("revocation failed: {e}"), ending);
     }
     st.revoked_at = Some(Time(time::floor_second(o.now)));
-    let (phase, reason, message) = match ending {
+    let (phase, reason, message, notices) = match ending {
         Ending::Expired(at) => (
             Phase::Expired,
             Reason::Expired,
             format!("expired at {at}; revoked {entitlement}"),
+            vec![Notice::Expired],
         ),
         Ending::Deleted => (
             Phase::Revoked,
             Reason::Revoked,
             format!("revoked {entitlement} on deletion"),
+            vec![Notice::Revoked],
+        ),
+        // The denial was announced when it was decided.
+        Ending::Denied(reason) => (
+            Phase::Denied,
+            reason,
+            format!("the request was denied ({reason}); revoked {entitlement}"),
+            vec![],
         ),
     };
     st.phase = Some(phase);
-    set_ready(&mut st, o.grant, true, reason, message.clone(), o.now);
+    let ok = !matches!(ending, Ending::Denied(_));
+    set_ready(&mut st, o.grant, ok, reason, message.clone(), o.now);
     Settle {
         status: st,
         notes: vec![Note::normal(reason, "Provision", message)],
+        notices,
         request_sync: true,
         tally: Tally::Reset,
         requeue: Requeue::OnChange,
     }
 }
 
-/// Granted: keep the stored expiry (extended if the spec grew); revoke once it is reached.
+/// Granted: keep the stored expiry (moved when the decision allows a later one: an extension);
+/// revoke once it is reached, or when the decision denies the version in force.
 fn granted_phase(
     o: &Observed<'_>,
     mut st: MondayAccessGrantStatus,
@@ -317,37 +512,22 @@ fn granted_phase(
     principal: Principal,
 ) -> Step {
     let g = o.grant;
-    let granted_at = st.granted_at.as_ref().map_or(o.now, |t| t.0);
-    let stored = st.expires_at.as_ref().map(|t| t.0);
-    let wanted = desired_expiry(g, granted_at).ok().flatten();
+    if let Outcome::Deny { .. } = o.decision.outcome {
+        return denied(o, st, Phase::Granted, entitlement, &principal);
+    }
     let mut notes = vec![];
-    let expires = match (stored, wanted) {
-        (Some(s), Some(w)) if w > s => {
-            st.expires_at = Some(Time(w));
-            set_ready(
-                &mut st,
-                g,
-                true,
-                Reason::Extended,
-                format!("access extended until {w}"),
-                o.now,
-            );
-            notes.push(Note::normal(
-                Reason::Extended,
-                "Provision",
-                format!("{entitlement} extended until {w}"),
-            ));
-            Some(w)
+    let expires = extend(o, &mut st, &entitlement, &mut notes);
+    if expires.is_none_or(|at| o.now < at) {
+        let (requeue, notices) = next_look(o, expires);
+        let mut step = settle(st, notes, requeue);
+        if let Step::Settle(s) = &mut step {
+            s.notices = notices;
         }
-        (Some(s), _) => Some(s),
-        (None, w) => w,
-    };
+        return step;
+    }
     let Some(at) = expires else {
         return settle(st, notes, Requeue::OnChange);
     };
-    if o.now < at {
-        return settle(st, notes, Requeue::After(time::until(at, o.now)));
-    }
     if st.pre_existing == Some(true) {
         st.phase = Some(Phase::Expired);
         st.revoked_at = None;
@@ -369,6 +549,33 @@ fn granted_phase(
     revoke_step(o, st, entitlement, &principal, Ending::Expired(at))
 }
 
+/// The expiry in force: the stored one, moved later when the decision allows a later one (an
+/// extension; `Extended`). Awaiting or undecided decisions keep what is in force.
+fn extend(
+    o: &Observed<'_>,
+    st: &mut MondayAccessGrantStatus,
+    entitlement: &Entitlement,
+    notes: &mut Vec<Note>,
+) -> Option<Timestamp> {
+    let stored = st.expires_at.as_ref().map(|t| t.0);
+    let wanted = decision::allowed_expiry(o).unwrap_or(stored);
+    match (stored, wanted) {
+        (Some(s), Some(w)) if w > s => {
+            st.expires_at = Some(Time(w));
+            let message = format!("access extended until {w}");
+            set_ready(st, o.grant, true, Reason::Extended, message, o.now);
+            notes.push(Note::normal(
+                Reason::Extended,
+                "Provision",
+                format!("{entitlement} extended until {w}"),
+            ));
+            Some(w)
+        }
+        (Some(s), _) => Some(s),
+        (None, w) => w,
+    }
+}
+
 /// Deletion: revoke unless the access was pre-existing or never granted; the finalizer stays
 /// until Monday confirms.
 fn cleanup(
@@ -377,13 +584,10 @@ fn cleanup(
     phase: Phase,
     parsed: Result<(Entitlement, Principal), (Reason, String)>,
 ) -> Step {
-    // `Pending` with a recorded check was written by versions before `Granting` existed.
-    let maybe_granted = matches!(phase, Phase::Granted | Phase::Granting)
-        || (phase == Phase::Pending && st.pre_existing == Some(false));
     let Ok((entitlement, principal)) = parsed else {
         return settle(st, vec![], Requeue::OnChange);
     };
-    if !maybe_granted || st.pre_existing == Some(true) {
+    if !maybe_granted(&st, phase) || st.pre_existing == Some(true) {
         return settle(st, vec![], Requeue::OnChange);
     }
     revoke_step(o, st, entitlement, &principal, Ending::Deleted)
@@ -441,10 +645,11 @@ fn revoke_failed(
             "Provision",
             message.clone(),
         )],
+        notices: vec![],
         request_sync: false,
         tally: Tally::Bump,
         requeue: match ending {
-            Ending::Expired(_) => Requeue::After(delay),
+            Ending::Expired(_) | Ending::Denied(_) => Requeue::After(delay),
             Ending::Deleted => Requeue::KeepFinalizer(message),
         },
     }
@@ -512,6 +717,7 @@ fn provision_failed(
         } else {
             vec![]
         },
+        notices: vec![],
         request_sync: false,
         tally: Tally::Bump,
         requeue: Requeue::After(delay.max(MIN_RETRY)),
@@ -522,6 +728,7 @@ fn settle(st: MondayAccessGrantStatus, notes: Vec<Note>, requeue: Requeue) -> St
     Step::Settle(Settle {
         status: st,
         notes,
+        notices: vec![],
         request_sync: false,
         tally: Tally::Keep,
         requeue,
@@ -552,6 +759,7 @@ fn set_ready(
         )],
         now,
     );
+    st.conditions.sort_by_key(|c| c.type_);
     st.observed_generation = generation;
 }
 
@@ -631,5 +839,7 @@ fn recorded(st: &MondayAccessGrantStatus, principal: &Principal) -> Option<Curre
     })
 }
 
+#[cfg(test)]
+mod approval_tests;
 #[cfg(test)]
 mod tests;

@@ -70,8 +70,16 @@ impl Operator {
     }
 
     pub async fn start_with(ns: &str, tweak: impl FnOnce(&mut controller::Config)) -> Operator {
+        Self::start_on(support::client().await, ns, tweak).await
+    }
+
+    /// An operator watching `ns` through `client` (e.g. on a control plane of a test's own).
+    pub async fn start_on(
+        client: kube::Client,
+        ns: &str,
+        tweak: impl FnOnce(&mut controller::Config),
+    ) -> Operator {
         let _ = monday_operator::telemetry::init(monday_operator::telemetry::LogFormat::Text);
-        let client = support::client().await;
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut config = controller::Config {
             data_dir: data_dir.path().to_path_buf(),
