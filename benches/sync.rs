@@ -322,7 +322,8 @@ fn sample(pid: u32, dirs: &Dirs) -> Sample {
             let deleted = std::fs::read_link(fd.path())
                 .is_ok_and(|t| t.to_string_lossy().ends_with(" (deleted)"));
             if deleted && let Ok(m) = std::fs::metadata(fd.path()) {
-                *s.entry(("unlinked", "sqlite spill (unlinked)")).or_default() += m.blocks() * 512;
+                *s.entry(("unlinked", "sqlite spill (unlinked)"))
+                    .or_default() += m.blocks() * 512;
             }
         }
     }
@@ -338,7 +339,10 @@ fn mb(b: u64) -> String {
 }
 
 fn place_total(s: &Sample, place: &str) -> u64 {
-    s.iter().filter(|((p, _), _)| *p == place).map(|(_, b)| b).sum()
+    s.iter()
+        .filter(|((p, _), _)| *p == place)
+        .map(|(_, b)| b)
+        .sum()
 }
 
 impl DiskReport {

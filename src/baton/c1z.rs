@@ -14,12 +14,14 @@ mod ksuid;
 mod read;
 mod schema;
 mod scratch;
+mod space;
 mod write;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use read::{C1zReader, GrantDiff, SyncRun, diff_latest};
+pub use space::{SpaceLimit, Volume};
 #[cfg(test)]
 pub use write::FailPoint;
 pub use write::{WriteOptions, WriteSummary, write_c1z};
@@ -36,6 +38,16 @@ const MAX_WINDOW_LOG: u32 = 27;
 /// Errors from writing or reading a c1z; none of them leaves a partial file at the target path.
 #[derive(Debug, thiserror::Error)]
 pub enum C1zError {
+    /// A folder had no room: the filesystem is full (ENOSPC), a quota or file size limit was hit
+    /// (EDQUOT, EFBIG), or the folder's [`SpaceLimit`] would have been passed. `needed` is an
+    /// estimate of what the whole write takes there, `available` what was free for it.
+    #[error("not enough space in the {volume} {}: {}", dir.display(), space_detail(*needed, *available))]
+    DiskFull {
+        volume: Volume,
+        dir: PathBuf,
+        needed: Option<u64>,
+        available: Option<u64>,
+    },
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -72,6 +84,74 @@ impl C1zError {
         let path = path.into();
         move |source| Self::Io { op, path, source }
     }
+
+    /// Like [`Self::io`] for a write into `dir`: an error meaning "it did not fit" becomes
+    /// [`C1zError::DiskFull`].
+    fn io_in(
+        op: &'static str,
+        dir: impl Into<PathBuf>,
+        volume: Volume,
+    ) -> impl FnOnce(io::Error) -> Self {
+        let dir = dir.into();
+        move |source| {
+            if space::is_full(&source) {
+                Self::DiskFull {
+                    volume,
+                    available: space::free_bytes(&dir),
+                    dir,
+                    needed: None,
+                }
+            } else {
+                Self::Io {
+                    op,
+                    path: dir,
+                    source,
+                }
+            }
+        }
+    }
+
+    /// Whether this is [`C1zError::DiskFull`].
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
+    }
+}
+
+/// "needs about 1.2 GB, 300.0 MB available", or what of it is known.
+fn space_detail(needed: Option<u64>, available: Option<u64>) -> String {
+    match (needed, available) {
+        (Some(n), Some(a)) if n > a => {
+            format!(
+                "needs about {}, {} available",
+                space::human(n),
+                space::human(a)
+            )
+        }
+        (_, Some(a)) => format!("needs more than the {} available", space::human(a)),
+        (Some(n), None) => format!("needs about {}", space::human(n)),
+        (None, None) => "no space left".to_string(),
+    }
+}
+
+/// Points SQLite's temporary files (the sorter's spills while indexes are built, up to about a
+/// sixth of the database) at `dir`, for the whole process. SQLite's own default is `TMPDIR` or
+/// `/var/tmp`, `/usr/tmp`, `/tmp`; this keeps them on the scratch volume that is sized for them.
+///
+/// Call it once at startup, before any other SQLite use: the setting is process-wide and
+/// SQLite documents changing it while connections are open as unsafe.
+pub fn set_sqlite_temp_dir(dir: &std::path::Path) -> Result<(), C1zError> {
+    let dir = dir.to_str().ok_or_else(|| C1zError::Io {
+        op: "use as SQLite temp folder",
+        path: dir.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "path is not UTF-8"),
+    })?;
+    let conn = rusqlite::Connection::open_in_memory()?;
+    // A PRAGMA cannot take a bound parameter; quote the path as an SQL string literal.
+    conn.execute_batch(&format!(
+        "pragma temp_store_directory = '{}';",
+        dir.replace('\'', "''")
+    ))?;
+    Ok(())
 }
 
 /// Formats a time the way Baton stores it: local wall clock, no zone, nanoseconds

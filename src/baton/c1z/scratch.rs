@@ -26,7 +26,10 @@ impl ScratchFile {
             let name = format!(".{stem}.{:016x}.{kind}{SUFFIX}", rand::random::<u64>());
             let path = dir.join(name);
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok((Self { path, armed: true }, file)),
+                Ok(file) => {
+                    super::space::register_live(&path);
+                    return Ok((Self { path, armed: true }, file));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -45,6 +48,7 @@ impl ScratchFile {
 
 impl Drop for ScratchFile {
     fn drop(&mut self) {
+        super::space::unregister_live(&self.path);
         if self.armed {
             let _ = fs::remove_file(&self.path);
             for side in ["-journal", "-wal", "-shm"] {
