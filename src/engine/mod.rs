@@ -11,5 +11,6 @@ pub use provision::{
     BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
 };
 pub use sync::{
-    Connection, SyncCounts, SyncError, SyncOptions, SyncReport, sync_to_file, sync_to_file_observed,
+    Connection, DiskOptions, SyncCounts, SyncError, SyncOptions, SyncReport,
+    set_default_disk_options, sync_to_file, sync_to_file_observed, sync_to_file_with,
 };

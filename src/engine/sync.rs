@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -34,6 +34,44 @@ pub struct SyncOptions {
     /// Resource type ids to sync (`role`, `team`, `workspace`, `board`); `None` = all.
     /// `user` is always synced because every grant points at a user.
     pub resource_types: Option<BTreeSet<String>>,
+}
+
+/// Where a sync builds its snapshot and how much room it may take: the flags `--scratch-dir`,
+/// `--scratch-size-limit` and `--data-size-limit`.
+///
+/// Writing a snapshot builds an uncompressed database of the two kept syncs (about 1.2 kB per
+/// grant) in the scratch folder, then compresses it beside the kept file. The limits matter
+/// where the filesystem cannot enforce them: a Kubernetes emptyDir's `sizeLimit` is enforced by
+/// evicting the pod, so the operator is told it and stays below it with a typed
+/// [`SyncError::DiskFull`] instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskOptions {
+    /// Folder for the uncompressed database; `None`: the OS temp folder (`TMPDIR`, else `/tmp`).
+    pub scratch_dir: Option<PathBuf>,
+    /// Most bytes all syncs together may use in the scratch folder.
+    pub scratch_limit: Option<u64>,
+    /// Most bytes the tree holding the snapshots may take (kept files and temporary ones).
+    pub data_limit: Option<baton::SpaceLimit>,
+}
+
+/// The process-wide [`DiskOptions`] of [`sync_to_file`] and [`sync_to_file_observed`], set once
+/// by `main` from the flags (the controllers call those functions without disk options).
+static DEFAULT_DISK: RwLock<Option<DiskOptions>> = RwLock::new(None);
+
+/// Sets the [`DiskOptions`] every later [`sync_to_file`] and [`sync_to_file_observed`] uses.
+pub fn set_default_disk_options(disk: DiskOptions) {
+    let mut guard = DEFAULT_DISK
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *guard = Some(disk);
+}
+
+fn default_disk_options() -> DiskOptions {
+    DEFAULT_DISK
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .unwrap_or_default()
 }
 
 /// Object counts of one snapshot.
@@ -83,9 +121,53 @@ pub enum SyncError {
     /// Monday.com refused or failed the request (token, permissions, limits, network).
     #[error(transparent)]
     Monday(#[from] MondayError),
+    /// A folder had no room for the snapshot: the filesystem is full (or a quota or file size
+    /// limit was hit), or the write would have passed the folder's configured limit.
+    /// (The message includes the writer's error, so it is not also a `source`: chained error
+    /// printing would say it twice.)
+    #[error(
+        "{error}; the last good snapshot was kept. Free space there or give the {volume} more \
+         room ({hint})",
+        volume = volume_name(error),
+        hint = size_hint(error)
+    )]
+    DiskFull { error: baton::C1zError },
     /// The snapshot could not be built or written.
     #[error("writing the snapshot failed: {0}")]
     Snapshot(String),
+}
+
+fn volume_name(e: &baton::C1zError) -> &'static str {
+    match e {
+        baton::C1zError::DiskFull {
+            volume: baton::Volume::Scratch,
+            ..
+        } => "scratch folder",
+        _ => "snapshot folder",
+    }
+}
+
+/// Which setting sizes the folder, by flag and by Helm value.
+fn size_hint(e: &baton::C1zError) -> &'static str {
+    match e {
+        baton::C1zError::DiskFull {
+            volume: baton::Volume::Scratch,
+            ..
+        } => "--scratch-dir / --scratch-size-limit; Helm: scratch.sizeLimit",
+        _ => {
+            "--data-size-limit; Helm: persistence.size, or persistence.emptyDirSizeLimit without persistence"
+        }
+    }
+}
+
+impl From<baton::C1zError> for SyncError {
+    fn from(e: baton::C1zError) -> Self {
+        if e.is_disk_full() {
+            SyncError::DiskFull { error: e }
+        } else {
+            SyncError::Snapshot(e.to_string())
+        }
+    }
 }
 
 impl SyncError {
@@ -93,6 +175,7 @@ impl SyncError {
     pub fn reason(&self) -> &'static str {
         match self {
             SyncError::Monday(e) => e.reason(),
+            SyncError::DiskFull { .. } => "DiskFull",
             SyncError::Snapshot(_) => "SnapshotWriteFailed",
         }
     }
@@ -101,7 +184,8 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             SyncError::Monday(e) => e.is_transient(),
-            SyncError::Snapshot(_) => true,
+            // Room can come back (other snapshots removed, a volume resized): retry with backoff.
+            SyncError::DiskFull { .. } | SyncError::Snapshot(_) => true,
         }
     }
 }
@@ -126,6 +210,17 @@ pub async fn sync_to_file_observed(
     opts: &SyncOptions,
     observer: Option<Arc<dyn ClientObserver>>,
 ) -> Result<SyncReport, SyncError> {
+    sync_to_file_with(conn, path, opts, &default_disk_options(), observer).await
+}
+
+/// [`sync_to_file_observed`] with explicit [`DiskOptions`] instead of the process-wide ones.
+pub async fn sync_to_file_with(
+    conn: &Connection,
+    path: &Path,
+    opts: &SyncOptions,
+    disk: &DiskOptions,
+    observer: Option<Arc<dyn ClientObserver>>,
+) -> Result<SyncReport, SyncError> {
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
     let config = ClientConfig {
@@ -144,18 +239,25 @@ pub async fn sync_to_file_observed(
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
     let path_owned = path.to_path_buf();
+    let write_opts = baton::WriteOptions {
+        scratch_dir: disk.scratch_dir.clone(),
+        scratch_limit: disk.scratch_limit,
+        data_limit: disk.data_limit.clone(),
+        ..baton::WriteOptions::default()
+    };
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
         let (snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
         let mapped = t.elapsed();
         let peak_after_map = peak_rss_mib();
-        let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
-            .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+        let summary = baton::write_c1z(&path_owned, &snapshot, &write_opts)?;
         tracing::info!(
             map_seconds = mapped.as_secs_f64(),
             write_seconds = (t.elapsed() - mapped).as_secs_f64(),
             grants = summary.grants,
+            scratch_bytes = summary.scratch_bytes,
+            c1z_bytes = summary.bytes,
             peak_rss_mib_after_read = peak_after_read,
             peak_rss_mib_after_map = peak_after_map,
             peak_rss_mib = peak_rss_mib(),
