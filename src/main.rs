@@ -133,8 +133,13 @@ fn run() -> anyhow::Result<()> {
                 .block_on(monday_operator::engine::sync_to_file(
                     &conn, &args.file, &opts,
                 ))
-                .with_context(|| {
-                    format!("sync failed; {} was left unchanged", args.file.display())
+                .map_err(|e| {
+                    let context = format!(
+                        "sync failed (reason {}); {} was left unchanged",
+                        e.reason(),
+                        args.file.display()
+                    );
+                    anyhow::Error::new(e).context(context)
                 })?;
             print!("{}", monday_operator::cli::sync_summary(&report));
             Ok(())

@@ -21,7 +21,7 @@ use std::io;
 use std::path::PathBuf;
 
 pub use read::{C1zReader, GrantDiff, SyncRun, diff_latest};
-pub use space::{SpaceLimit, Volume};
+pub use space::{NoRoom, SpaceLimit, Volume};
 #[cfg(test)]
 pub use write::FailPoint;
 pub use write::{WriteOptions, WriteSummary, write_c1z};
@@ -39,12 +39,14 @@ const MAX_WINDOW_LOG: u32 = 27;
 #[derive(Debug, thiserror::Error)]
 pub enum C1zError {
     /// A folder had no room: the filesystem is full (ENOSPC), a quota or file size limit was hit
-    /// (EDQUOT, EFBIG), or the folder's [`SpaceLimit`] would have been passed. `needed` is an
-    /// estimate of what the whole write takes there, `available` what was free for it.
-    #[error("not enough space in the {volume} {}: {}", dir.display(), space_detail(*needed, *available))]
+    /// (EDQUOT, EFBIG), or the write needs more than the folder's free space or [`SpaceLimit`]
+    /// leaves. `needed` is an estimate of what the whole write takes there, `available` what was
+    /// free for it.
+    #[error("not enough space in the {volume} {}: {}", dir.display(), space_detail(*cause, *needed, *available))]
     DiskFull {
         volume: Volume,
         dir: PathBuf,
+        cause: NoRoom,
         needed: Option<u64>,
         available: Option<u64>,
     },
@@ -94,11 +96,12 @@ impl C1zError {
     ) -> impl FnOnce(io::Error) -> Self {
         let dir = dir.into();
         move |source| {
-            if space::is_full(&source) {
+            if let Some(cause) = space::no_room(&source) {
                 Self::DiskFull {
                     volume,
                     available: space::free_bytes(&dir),
                     dir,
+                    cause,
                     needed: None,
                 }
             } else {
@@ -117,19 +120,30 @@ impl C1zError {
     }
 }
 
-/// "needs about 1.2 GB, 300.0 MB available", or what of it is known.
-fn space_detail(needed: Option<u64>, available: Option<u64>) -> String {
-    match (needed, available) {
-        (Some(n), Some(a)) if n > a => {
-            format!(
-                "needs about {}, {} available",
-                space::human(n),
-                space::human(a)
-            )
+/// "needs about 1.2 GB, 300.0 MB available", "the filesystem is full (0 B free)", ...
+fn space_detail(cause: NoRoom, needed: Option<u64>, available: Option<u64>) -> String {
+    let need = needed.map(|n| format!("needs about {}; ", space::human(n)));
+    let need = need.as_deref().unwrap_or("");
+    let free = available
+        .map(|a| format!(" ({} free)", space::human(a)))
+        .unwrap_or_default();
+    match cause {
+        NoRoom::Filesystem => format!("{need}the filesystem is full{free}"),
+        NoRoom::Quota => format!("{need}the disk quota is used up{free}"),
+        NoRoom::FileSize => {
+            format!("{need}the process's file size limit (ulimit -f) was reached")
         }
-        (_, Some(a)) => format!("needs more than the {} available", space::human(a)),
-        (Some(n), None) => format!("needs about {}", space::human(n)),
-        (None, None) => "no space left".to_string(),
+        NoRoom::Limit => match (needed, available) {
+            (Some(n), Some(a)) if n > a => {
+                format!(
+                    "needs about {}, {} available",
+                    space::human(n),
+                    space::human(a)
+                )
+            }
+            (_, Some(a)) => format!("needs more than the {} available", space::human(a)),
+            _ => format!("{need}the folder's size limit was reached"),
+        },
     }
 }
 

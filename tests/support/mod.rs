@@ -3,5 +3,6 @@
 
 pub mod baton;
 pub mod control_plane;
+pub mod tmpfs;
 
 pub use control_plane::*;

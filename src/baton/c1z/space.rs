@@ -39,11 +39,33 @@ impl std::fmt::Display for Volume {
     }
 }
 
-/// Whether an I/O error means the data did not fit: no space, quota exceeded, file too large,
-/// or one of our own limits reached.
+/// Why a write did not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoRoom {
+    /// The filesystem is full (ENOSPC).
+    Filesystem,
+    /// A disk quota is used up (EDQUOT).
+    Quota,
+    /// The process's file size limit was reached (EFBIG, `ulimit -f`).
+    FileSize,
+    /// Less room than the write needs: the folder's configured limit, or its free space.
+    Limit,
+}
+
+/// Why an I/O error means the data did not fit, if it does.
+pub(crate) fn no_room(e: &io::Error) -> Option<NoRoom> {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC) => Some(NoRoom::Filesystem),
+        Some(libc::EDQUOT) => Some(NoRoom::Quota),
+        Some(libc::EFBIG) => Some(NoRoom::FileSize),
+        _ if e.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) => Some(NoRoom::Limit),
+        _ => None,
+    }
+}
+
+/// Whether an I/O error means the data did not fit.
 pub(crate) fn is_full(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(c) if c == libc::ENOSPC || c == libc::EDQUOT || c == libc::EFBIG)
-        || e.get_ref().is_some_and(|inner| inner.is::<OverLimit>())
+    no_room(e).is_some()
 }
 
 /// The error a capped writer returns once it would pass its limit.
@@ -123,27 +145,33 @@ pub(crate) fn used_bytes(root: &Path) -> u64 {
     total
 }
 
-/// Room set aside under `root` by this process's running writers.
-fn reserved_in(root: &Path) -> u64 {
-    lock(&RESERVED)
-        .iter()
-        .filter(|(_, r, _)| r == root)
-        .map(|(_, _, b)| *b)
-        .sum()
-}
-
 /// Bytes a writer may still use in `dir`: the filesystem's free space and, with a limit, what the
 /// limit leaves after the files already there and the room other writers have set aside.
+#[cfg(test)]
 pub(crate) fn available(dir: &Path, limit: Option<&SpaceLimit>) -> u64 {
+    let reserved = lock(&RESERVED);
+    room(&reserved, dir, limit).0
+}
+
+/// (room now, room once the other writers are done) in `dir`; `reserved` is the held lock.
+fn room(reserved: &[(u64, PathBuf, u64)], dir: &Path, limit: Option<&SpaceLimit>) -> (u64, u64) {
     let free = free_bytes(dir).unwrap_or(u64::MAX);
     match limit {
-        Some(l) => free.min(
-            l.bytes
-                .saturating_sub(used_bytes(&l.root).saturating_add(reserved_in(&l.root))),
-        ),
-        None => free,
+        Some(l) => {
+            let left = l.bytes.saturating_sub(used_bytes(&l.root));
+            let others: u64 = reserved
+                .iter()
+                .filter(|(_, r, _)| *r == l.root)
+                .map(|(_, _, b)| *b)
+                .sum();
+            (free.min(left.saturating_sub(others)), free.min(left))
+        }
+        None => (free, free),
     }
 }
+
+/// How often a writer waiting for room looks again.
+const WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Room a running writer has set aside under a limited root; released on drop.
 #[derive(Debug)]
@@ -152,14 +180,44 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    /// Sets aside `bytes` under `limit`'s root (nothing to do without a limit).
-    pub(crate) fn new(limit: Option<&SpaceLimit>, bytes: u64) -> Self {
-        let id = limit.map(|l| {
-            let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-            lock(&RESERVED).push((id, l.root.clone(), bytes));
-            id
-        });
-        Self { id }
+    /// Sets aside `needed` bytes in `dir` and returns the room the writer may use there, or
+    /// `Err(room)` when `needed` does not fit.
+    ///
+    /// With a limit, the room other writers of this process set aside comes back when they end,
+    /// so a write that would fit without them waits for them instead of failing (several large
+    /// connectors syncing at once take turns on a scratch volume sized for one).
+    pub(crate) fn acquire(
+        dir: &Path,
+        limit: Option<&SpaceLimit>,
+        needed: u64,
+    ) -> Result<(Self, u64), u64> {
+        let mut logged = false;
+        loop {
+            let mut reserved = lock(&RESERVED);
+            let (now, alone) = room(&reserved, dir, limit);
+            if needed <= now {
+                let id = limit.map(|l| {
+                    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+                    reserved.push((id, l.root.clone(), needed));
+                    id
+                });
+                return Ok((Self { id }, now));
+            }
+            if needed > alone {
+                return Err(now);
+            }
+            drop(reserved);
+            if !logged {
+                tracing::info!(
+                    dir = %dir.display(),
+                    needed,
+                    available = now,
+                    "waiting for other snapshot writes to free room"
+                );
+                logged = true;
+            }
+            std::thread::sleep(WAIT_STEP);
+        }
     }
 }
 
@@ -216,9 +274,14 @@ mod tests {
 
     #[test]
     fn full_errors_are_recognised() {
-        for code in [libc::ENOSPC, libc::EDQUOT, libc::EFBIG] {
-            assert!(is_full(&io::Error::from_raw_os_error(code)), "{code}");
+        for (code, cause) in [
+            (libc::ENOSPC, NoRoom::Filesystem),
+            (libc::EDQUOT, NoRoom::Quota),
+            (libc::EFBIG, NoRoom::FileSize),
+        ] {
+            assert_eq!(no_room(&io::Error::from_raw_os_error(code)), Some(cause));
         }
+        assert_eq!(no_room(&io::Error::other(OverLimit)), Some(NoRoom::Limit));
         assert!(!is_full(&io::Error::from_raw_os_error(libc::EIO)));
         assert!(is_full(&io::Error::other(OverLimit)));
         assert!(!is_full(&io::Error::other("something else")));
@@ -262,9 +325,23 @@ mod tests {
         std::fs::remove_file(&live).unwrap();
         std::fs::remove_file(root.join("live.tmp-journal")).unwrap();
 
-        let r = Reservation::new(Some(&limit), 3_000_000);
+        let (r, room) = Reservation::acquire(&root, Some(&limit), 3_000_000).unwrap();
+        assert_eq!(room, after_file);
         assert_eq!(available(&root, Some(&limit)), after_file - 3_000_000);
+        // More than the limit could ever give: refused at once.
+        assert_eq!(
+            Reservation::acquire(&root, Some(&limit), 20_000_000).unwrap_err(),
+            after_file - 3_000_000
+        );
+        // Fits once the first writer is done: waits for it.
+        let waiter = std::thread::spawn({
+            let (root, limit) = (root.clone(), limit.clone());
+            move || Reservation::acquire(&root, Some(&limit), after_file - 1_000_000).map(|r| r.1)
+        });
+        std::thread::sleep(WAIT_STEP * 2);
+        assert!(!waiter.is_finished(), "it should wait for the first writer");
         drop(r);
+        assert_eq!(waiter.join().unwrap(), Ok(after_file));
         assert_eq!(available(&root, Some(&limit)), after_file);
     }
 

@@ -612,6 +612,7 @@ fn a_scratch_limit_below_the_estimate_fails_before_any_work() {
         C1zError::DiskFull {
             volume: Volume::Scratch,
             dir: d,
+            cause: NoRoom::Limit,
             needed: Some(n),
             available: Some(a),
         } => {
@@ -648,6 +649,7 @@ fn a_scratch_limit_reached_while_building_is_disk_full() {
             err,
             C1zError::DiskFull {
                 volume: Volume::Scratch,
+                cause: NoRoom::Limit,
                 ..
             }
         ),
@@ -675,6 +677,7 @@ fn a_data_limit_reached_while_compressing_is_disk_full_with_the_projected_size()
     match &err {
         C1zError::DiskFull {
             volume: Volume::Data,
+            cause: NoRoom::Limit,
             needed: Some(n),
             available: Some(a),
             ..

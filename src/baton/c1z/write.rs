@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::read::{self, DecodeError, GrantDiff, SyncRun, grant_diff};
 use super::scratch::{self, ScratchFile};
-use super::space::{self, CappedWriter, Reservation, SpaceLimit, Volume};
+use super::space::{self, CappedWriter, NoRoom, Reservation, SpaceLimit, Volume};
 use super::{C1zError, MAGIC, format_timestamp, ksuid, schema};
 use crate::baton::model::Snapshot;
 
@@ -148,18 +148,28 @@ pub fn write_c1z(
         .unwrap_or(0)
         .max(est.database * syncs)
         .saturating_add(est.spill * syncs);
-    let scratch_room = space::available(&scratch_dir, scratch_limit.as_ref());
-    if scratch_needed > scratch_room {
-        return Err(C1zError::DiskFull {
-            volume: Volume::Scratch,
-            dir: scratch_dir,
-            needed: Some(scratch_needed),
-            available: Some(scratch_room),
-        });
-    }
-    let _scratch = Reservation::new(scratch_limit.as_ref(), scratch_needed);
+    let (_scratch, scratch_room) =
+        Reservation::acquire(&scratch_dir, scratch_limit.as_ref(), scratch_needed).map_err(
+            |room| C1zError::DiskFull {
+                volume: Volume::Scratch,
+                dir: scratch_dir.clone(),
+                cause: NoRoom::Limit,
+                needed: Some(scratch_needed),
+                available: Some(room),
+            },
+        )?;
 
-    let built = build_database(path, snapshot, opts, &scratch_dir, stem, scratch_room)?;
+    let built = build_database(
+        path,
+        snapshot,
+        opts,
+        &scratch_dir,
+        stem,
+        Room {
+            needed: scratch_needed,
+            available: scratch_room,
+        },
+    )?;
     #[cfg(test)]
     fail(opts, FailPoint::AfterDatabase)?;
 
@@ -172,16 +182,14 @@ pub fn write_c1z(
         _ => FIRST_RATIO,
     };
     let data_needed = (db_len as f64 * ratio) as u64;
-    let data_room = space::available(dir, opts.data_limit.as_ref());
-    if data_needed > data_room {
-        return Err(C1zError::DiskFull {
+    let (_data, data_room) = Reservation::acquire(dir, opts.data_limit.as_ref(), data_needed)
+        .map_err(|room| C1zError::DiskFull {
             volume: Volume::Data,
             dir: dir.to_path_buf(),
+            cause: NoRoom::Limit,
             needed: Some(data_needed),
-            available: Some(data_room),
-        });
-    }
-    let _data = Reservation::new(opts.data_limit.as_ref(), data_needed);
+            available: Some(room),
+        })?;
 
     let (out_file, handle) = ScratchFile::create(dir, stem, "c1z").map_err(C1zError::io_in(
         "create temporary file in",
@@ -189,7 +197,7 @@ pub fn write_c1z(
         Volume::Data,
     ))?;
     let (sha256, bytes) = compress(built.db.path(), handle, out_file.path(), opts, data_room)
-        .map_err(|e| e.into_error(dir, data_room))?;
+        .map_err(|e| e.into_error(dir, data_needed, data_room))?;
     drop(built.db);
     #[cfg(test)]
     fail(opts, FailPoint::BeforeRename)?;
@@ -287,21 +295,38 @@ struct Built {
     diff: Option<GrantDiff>,
 }
 
-/// Builds the database of the new file in `scratch_dir`, using at most `room` bytes there.
+/// What a write expects to need in a folder, and the room it may use there.
+#[derive(Clone, Copy, Debug)]
+struct Room {
+    needed: u64,
+    available: u64,
+}
+
+/// The [`C1zError::DiskFull`] of a write into `dir` that did not fit for `cause`.
+fn no_room(volume: Volume, dir: &Path, cause: NoRoom, needed: Option<u64>, room: u64) -> C1zError {
+    C1zError::DiskFull {
+        volume,
+        dir: dir.to_path_buf(),
+        cause,
+        needed,
+        // Our limit: the room the write had; otherwise what the filesystem has free now.
+        available: match cause {
+            NoRoom::Limit => Some(room),
+            _ => space::free_bytes(dir),
+        },
+    }
+}
+
+/// Builds the database of the new file in `scratch_dir`, using at most `room.available` bytes.
 fn build_database(
     path: &Path,
     snapshot: &Snapshot,
     opts: &WriteOptions,
     scratch_dir: &Path,
     stem: &str,
-    room: u64,
+    room: Room,
 ) -> Result<Built, C1zError> {
-    let full = |available: u64| C1zError::DiskFull {
-        volume: Volume::Scratch,
-        dir: scratch_dir.to_path_buf(),
-        needed: None,
-        available: Some(available),
-    };
+    let sql = |conn: &Connection, e: rusqlite::Error| sqlite_error(conn, e, scratch_dir, room);
     let create = || {
         ScratchFile::create(scratch_dir, stem, "db").map_err(C1zError::io_in(
             "create scratch database in",
@@ -313,9 +338,19 @@ fn build_database(
     let mut previous_unreadable = None;
     let mut decoded = None;
     if path.is_file() {
-        match read::decompress(path, out, room) {
+        match read::decompress(path, out, room.available) {
             Ok(n) => decoded = Some(n),
-            Err(DecodeError::Write(e)) if space::is_full(&e) => return Err(full(room)),
+            Err(DecodeError::Write(e)) if space::is_full(&e) => {
+                let cause = space::no_room(&e).unwrap_or(NoRoom::Limit);
+                let (needed, available) = (Some(room.needed), room.available);
+                return Err(no_room(
+                    Volume::Scratch,
+                    scratch_dir,
+                    cause,
+                    needed,
+                    available,
+                ));
+            }
             Err(e @ DecodeError::Write(_)) => return Err(e.into_error(path, scratch_dir)),
             Err(e) => {
                 previous_unreadable = Some(e.into_error(path, scratch_dir).to_string());
@@ -334,9 +369,9 @@ fn build_database(
         match inspect_previous(&conn) {
             Ok((kept, true)) => {
                 // Our own layout: keep the database, drop everything but the kept sync.
-                set_build_pragmas(&conn, room).map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+                set_build_pragmas(&conn, room.available).map_err(|e| sql(&conn, e))?;
                 prune(&conn, kept.as_ref().map(|k| k.sync_id.as_str()))
-                    .map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+                    .map_err(|e| sql(&conn, e))?;
                 previous = kept;
             }
             Ok((kept, false)) => {
@@ -346,11 +381,10 @@ fn build_database(
                 let (fresh_db, _) = create()?;
                 conn = Connection::open(fresh_db.path())?;
                 let used = decoded.unwrap_or(0);
-                new_schema(&conn, room.saturating_sub(used))
-                    .map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+                new_schema(&conn, room.available.saturating_sub(used))
+                    .map_err(|e| sql(&conn, e))?;
                 if let Some(k) = &kept {
-                    copy_sync(&conn, db.path(), &k.sync_id)
-                        .map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+                    copy_sync(&conn, db.path(), &k.sync_id).map_err(|e| sql(&conn, e))?;
                 }
                 db = fresh_db;
                 previous = kept;
@@ -361,11 +395,11 @@ fn build_database(
                 drop(db);
                 db = create()?.0;
                 conn = Connection::open(db.path())?;
-                new_schema(&conn, room).map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+                new_schema(&conn, room.available).map_err(|e| sql(&conn, e))?;
             }
         }
     } else {
-        new_schema(&conn, room).map_err(|e| sqlite_error(&conn, e, scratch_dir))?;
+        new_schema(&conn, room.available).map_err(|e| sql(&conn, e))?;
     }
 
     let built = (|| {
@@ -384,11 +418,10 @@ fn build_database(
         Ok::<_, C1zError>((sync_id, diff))
     })();
     let (sync_id, diff) = built.map_err(|e| match e {
-        C1zError::Sqlite(e) => sqlite_error(&conn, e, scratch_dir),
+        C1zError::Sqlite(e) => sql(&conn, e),
         other => other,
     })?;
-    conn.close()
-        .map_err(|(c, e)| sqlite_error(&c, e, scratch_dir))?;
+    conn.close().map_err(|(c, e)| sql(&c, e))?;
     Ok(Built {
         db,
         sync_id,
@@ -494,28 +527,34 @@ fn copy_sync(conn: &Connection, from: &Path, sync_id: &str) -> rusqlite::Result<
 
 /// A SQLite error while building in `dir`: SQLITE_FULL (no space, or our page limit), or an I/O
 /// error whose errno says quota or file size, becomes [`C1zError::DiskFull`].
-fn sqlite_error(conn: &Connection, e: rusqlite::Error, dir: &Path) -> C1zError {
-    let full = match &e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            rusqlite::ErrorCode::DiskFull => true,
-            rusqlite::ErrorCode::SystemIoFailure => {
-                // SAFETY: the handle is valid while `conn` lives; the call only reads its errno.
-                let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
-                space::is_full(&io::Error::from_raw_os_error(errno))
+fn sqlite_error(conn: &Connection, e: rusqlite::Error, dir: &Path, room: Room) -> C1zError {
+    let cause = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => {
+            // SAFETY: the handle is valid while `conn` lives; the call only reads its errno.
+            let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(conn.handle()) };
+            let os = space::no_room(&io::Error::from_raw_os_error(errno));
+            match f.code {
+                // SQLite reports ENOSPC as SQLITE_FULL and keeps no errno, as it does for our page
+                // limit; a filesystem with room left means it was the limit.
+                rusqlite::ErrorCode::DiskFull => Some(match space::free_bytes(dir) {
+                    Some(free) if free < 1 << 20 => NoRoom::Filesystem,
+                    _ => os.unwrap_or(NoRoom::Limit),
+                }),
+                rusqlite::ErrorCode::SystemIoFailure => os,
+                _ => None,
             }
-            _ => false,
-        },
-        _ => false,
-    };
-    if full {
-        C1zError::DiskFull {
-            volume: Volume::Scratch,
-            dir: dir.to_path_buf(),
-            needed: None,
-            available: space::free_bytes(dir),
         }
-    } else {
-        C1zError::Sqlite(e)
+        _ => None,
+    };
+    match cause {
+        Some(cause) => no_room(
+            Volume::Scratch,
+            dir,
+            cause,
+            Some(room.needed),
+            room.available,
+        ),
+        None => C1zError::Sqlite(e),
     }
 }
 
@@ -660,17 +699,14 @@ struct CompressError {
 
 impl CompressError {
     /// The error to report; a full folder (`room` bytes were free for the file) becomes
-    /// [`C1zError::DiskFull`], with the whole file's size projected from the ratio so far.
-    fn into_error(self, dir: &Path, room: u64) -> C1zError {
-        if space::is_full(&self.source) {
-            let needed = (self.consumed > 0)
+    /// [`C1zError::DiskFull`], with the whole file's size projected from the ratio so far (or
+    /// the `estimate` when nothing was compressed yet).
+    fn into_error(self, dir: &Path, estimate: u64, room: u64) -> C1zError {
+        if let Some(cause) = space::no_room(&self.source) {
+            let projected = (self.consumed > 0)
                 .then(|| (self.written as f64 * self.db_len as f64 / self.consumed as f64) as u64);
-            C1zError::DiskFull {
-                volume: Volume::Data,
-                dir: dir.to_path_buf(),
-                needed,
-                available: Some(room),
-            }
+            let needed = projected.unwrap_or(estimate).max(estimate);
+            no_room(Volume::Data, dir, cause, Some(needed), room)
         } else {
             C1zError::Io {
                 op: "write",
