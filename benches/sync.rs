@@ -189,7 +189,7 @@ fn run(size: Size, args: &Args) {
             "   peak RSS (sync)     {:.1} MB",
             peak_rss_kib as f64 / 1024.0
         );
-        println!("   c1z size            {:.1} MB", bytes as f64 / 1e6);
+        println!("   c1z size            {}", mb(bytes));
         println!("   max in flight       {}", stats.max_in_flight);
         disk.print();
         println!("   summary:\n{summary}");
@@ -335,7 +335,11 @@ struct DiskReport {
 }
 
 fn mb(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
+    if b < 1_000_000 {
+        format!("{:.0} kB", b as f64 / 1e3)
+    } else {
+        format!("{:.1} MB", b as f64 / 1e6)
+    }
 }
 
 fn place_total(s: &Sample, place: &str) -> u64 {
