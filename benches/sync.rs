@@ -162,7 +162,7 @@ fn run(size: Size, args: &Args) {
             args.syncs,
             match n {
                 1 => "first: empty folder".to_string(),
-                _ => format!("kept file {:.1} MB", kept_before as f64 / 1e6),
+                _ => format!("kept file {}", mb(kept_before)),
             }
         );
         println!("   wall time           {:.2} s", wall.as_secs_f64());

@@ -51,8 +51,9 @@ struct SyncArgs {
 /// Where snapshots are built and how much room they may take (README: "Disk needed").
 #[derive(clap::Args)]
 struct DiskArgs {
-    /// Folder for the uncompressed database while a snapshot is written (about 1.2 kB per grant,
-    /// 10x the .c1z; may be another volume than the snapshots'). Default: the OS temp folder.
+    /// Folder for the uncompressed database while a snapshot is written (about 1.35 kB per
+    /// grant, 15x the .c1z with spills; may be another volume than the snapshots'). Default: the OS temp
+    /// folder. `run` treats it as its own and removes its leftover temporary files at start.
     #[arg(long, env = "MONDAY_SCRATCH_DIR")]
     scratch_dir: Option<std::path::PathBuf>,
     /// Most bytes syncs may use in the scratch folder, e.g. its emptyDir's sizeLimit (2Gi,
@@ -67,11 +68,18 @@ struct DiskArgs {
 
 impl DiskArgs {
     /// The engine's options, with `data_root` the folder the data limit applies to; also points
-    /// SQLite's sort spills at the scratch folder.
-    fn apply(self, data_root: &std::path::Path) -> anyhow::Result<()> {
+    /// SQLite's sort spills at the scratch folder. `own_scratch`: the folder is this process's
+    /// alone (the operator's volume), so a killed predecessor's leftovers are removed.
+    fn apply(self, data_root: &std::path::Path, own_scratch: bool) -> anyhow::Result<()> {
         if let Some(dir) = &self.scratch_dir {
             monday_operator::baton::set_sqlite_temp_dir(dir)
                 .with_context(|| format!("using {} as the scratch folder", dir.display()))?;
+            if own_scratch {
+                let freed = monday_operator::baton::remove_scratch_leftovers(dir);
+                if freed > 0 {
+                    tracing::info!(dir = %dir.display(), bytes = freed, "removed scratch files of an earlier run");
+                }
+            }
         }
         monday_operator::engine::set_default_disk_options(monday_operator::engine::DiskOptions {
             scratch_dir: self.scratch_dir,
@@ -127,7 +135,7 @@ fn run() -> anyhow::Result<()> {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                 _ => std::path::PathBuf::from("."),
             };
-            args.disk.apply(&folder)?;
+            args.disk.apply(&folder, false)?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let report = runtime
                 .block_on(monday_operator::engine::sync_to_file(
@@ -203,7 +211,7 @@ fn go_duration(s: &str) -> Result<std::time::Duration, String> {
 fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     use monday_operator::controller;
     monday_operator::telemetry::init(args.log_format).context("setting up logging")?;
-    args.disk.apply(&args.data_dir)?;
+    args.disk.apply(&args.data_dir, true)?;
     let identity = controller::lease::default_identity();
     let leader_election = args
         .leader_election

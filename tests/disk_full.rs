@@ -164,7 +164,8 @@ fn cli_sync_whose_snapshot_folder_fills_up_mid_write_fails_cleanly() {
         filler.join().expect("filler"),
         "the temporary c1z never appeared"
     );
-    disk_full_line(&out, data.path(), "snapshot folder", "persistence.size");
+    let line = disk_full_line(&out, data.path(), "snapshot folder", "persistence.size");
+    assert!(line.contains("the filesystem is full ("), "{line}");
     assert_eq!(sha(&file), before, "the previous snapshot changed");
     assert_eq!(names(data.path()), ["sync.c1z"], "temporary files left");
     assert!(names(scratch.path()).is_empty(), "scratch files left");
@@ -209,10 +210,7 @@ fn cli_sync_whose_scratch_folder_fills_up_mid_write_fails_cleanly() {
             "{stage}: the scratch database never grew"
         );
         let line = disk_full_line(&out, scratch.path(), "scratch folder", "scratch.sizeLimit");
-        assert!(
-            line.contains("the filesystem is full (0 B free)"),
-            "{stage}: {line}"
-        );
+        assert!(line.contains("the filesystem is full ("), "{stage}: {line}");
         assert!(line.contains("needs about"), "{stage}: {line}");
         assert_eq!(sha(&file), before, "{stage}");
         assert_eq!(names(data.path()), ["sync.c1z"], "{stage}");

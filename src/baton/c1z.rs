@@ -147,6 +147,13 @@ fn space_detail(cause: NoRoom, needed: Option<u64>, available: Option<u64>) -> S
     }
 }
 
+/// Removes every temporary file a writer or reader of ours left in `dir` (a killed process's
+/// scratch database, say), whatever its age; returns the bytes freed. Only for a folder no other
+/// running process writes snapshots through: the operator calls it on its scratch folder at start.
+pub fn remove_scratch_leftovers(dir: &std::path::Path) -> u64 {
+    scratch::remove_all(dir)
+}
+
 /// Points SQLite's temporary files (the sorter's spills while indexes are built, up to about a
 /// sixth of the database) at `dir`, for the whole process. SQLite's own default is `TMPDIR` or
 /// `/var/tmp`, `/usr/tmp`, `/tmp`; this keeps them on the scratch volume that is sized for them.

@@ -39,7 +39,7 @@ pub struct SyncOptions {
 /// Where a sync builds its snapshot and how much room it may take: the flags `--scratch-dir`,
 /// `--scratch-size-limit` and `--data-size-limit`.
 ///
-/// Writing a snapshot builds an uncompressed database of the two kept syncs (about 1.2 kB per
+/// Writing a snapshot builds an uncompressed database of the two kept syncs (about 1.35 kB per
 /// grant) in the scratch folder, then compresses it beside the kept file. The limits matter
 /// where the filesystem cannot enforce them: a Kubernetes emptyDir's `sizeLimit` is enforced by
 /// evicting the pod, so the operator is told it and stays below it with a typed

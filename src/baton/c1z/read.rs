@@ -52,7 +52,7 @@ impl C1zReader {
         Self::open_in(path, &std::env::temp_dir())
     }
 
-    /// Opens `path`, decompressing into `scratch_dir` (the database can be ~10x the file).
+    /// Opens `path`, decompressing into `scratch_dir` (the database is about 13x the file).
     pub fn open_in(path: &Path, scratch_dir: &Path) -> Result<Self, C1zError> {
         let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("c1z");
         let (db, out) = ScratchFile::create(scratch_dir, stem, "read.db").map_err(
