@@ -19,10 +19,12 @@ ENV CC_x86_64_unknown_linux_musl=musl-gcc \
 
 WORKDIR /src
 # Only what the build needs (see .dockerignore): the workspace manifests, the operator's sources,
-# and the emulator and bench folders because the workspace manifest names them.
+# and the emulator, ConductorOne double and bench folders because the workspace manifest names
+# them (neither test double is built into the image).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY emulator ./emulator
+COPY conductorone-double ./conductorone-double
 COPY benches ./benches
 
 # The registry and target caches survive between builds; the binary is copied out of the cache

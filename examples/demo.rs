@@ -6,7 +6,7 @@
 //! MondayConnector, a just-in-time MondayAccessGrant), waits until the connector is Ready and the
 //! grant Granted, prints what a user sees, and keeps running until Ctrl-C.
 
-#[path = "../tests/support/control_plane.rs"]
+#[path = "../tests/it/support/control_plane.rs"]
 #[allow(dead_code)]
 mod control_plane;
 
@@ -105,7 +105,12 @@ fn main() -> Result<()> {
     );
     let samples = std::fs::read_to_string(root.join("config/samples/secret.yaml"))
         .context("reading config/samples/secret.yaml")?
-        .replace("<Monday.com API token>", emu.admin_token());
+        .replace("<Monday.com API token>", emu.admin_token())
+        // No ConductorOne here: the placeholders would start service mode and fail.
+        .lines()
+        .filter(|l| !l.contains("<ConductorOne client"))
+        .collect::<Vec<_>>()
+        .join("\n");
     kubectl(
         &cp.kubeconfig,
         &["apply", "-n", NAMESPACE, "-f", "-"],

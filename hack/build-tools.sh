@@ -90,14 +90,39 @@ build_hadolint() {
   fi
 }
 
+# Monday's official schema (API-Version 2026-10), which the tests check every GraphQL document
+# against. Looked for at $MONDAY_OFFICIAL_SCHEMA, then ../shared/reference/ beside the clone; when
+# neither exists it is fetched once into the cache from Monday's public schema endpoint. A fetch
+# that fails only warns here: the schema tests then fail naming all three places.
+MONDAY_SCHEMA_VERSION=2026-10
+fetch_schema() {
+  local shared="$root/../shared/reference/monday-schema-$MONDAY_SCHEMA_VERSION.graphql"
+  local dir="$cache/monday-schema-$MONDAY_SCHEMA_VERSION" url
+  if [ -n "${MONDAY_OFFICIAL_SCHEMA:-}" ] && [ -f "$MONDAY_OFFICIAL_SCHEMA" ]; then
+    log "Monday schema: $MONDAY_OFFICIAL_SCHEMA (MONDAY_OFFICIAL_SCHEMA)"; return
+  fi
+  if [ -f "$shared" ]; then log "Monday schema: $shared"; return; fi
+  if [ -s "$dir/schema.graphql" ]; then log "Monday schema: cached in $dir"; return; fi
+  url="https://api.monday.com/v2/get_schema?format=sdl&version=$MONDAY_SCHEMA_VERSION"
+  mkdir -p "$dir"
+  if curl -fsSL --max-time 60 -o "$dir/schema.graphql.part" "$url" && [ -s "$dir/schema.graphql.part" ]; then
+    mv "$dir/schema.graphql.part" "$dir/schema.graphql"
+    log "Monday schema: fetched from $url into $dir"
+  else
+    rm -f "$dir/schema.graphql.part"
+    log "WARNING: Monday schema not at \$MONDAY_OFFICIAL_SCHEMA, not at $shared, and $url could not be fetched; the schema tests will fail"
+  fi
+}
+
 what=${1:-all}
 case "$what" in
   k8s) build_k8s ;;
   helm) build_helm ;;
   baton) build_baton ;;
   hadolint) build_hadolint ;;
-  all) build_k8s; build_helm; build_baton; build_hadolint ;;
-  *) echo "usage: $0 [all|k8s|helm|baton|hadolint]" >&2; exit 2 ;;
+  schema) fetch_schema ;;
+  all) build_k8s; build_helm; build_baton; build_hadolint; fetch_schema ;;
+  *) echo "usage: $0 [all|k8s|helm|baton|hadolint|schema]" >&2; exit 2 ;;
 esac
 
 link() { [ -x "$1" ] && ln -sfn "$1" "$bin/$(basename "$1")"; return 0; }

@@ -2,15 +2,14 @@
 //! the printed summary. The commands call the same `engine` functions as the controllers.
 
 pub mod provision;
+pub mod service;
 
 use std::path::{Path, PathBuf};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::engine::SyncReport;
-
-/// Environment variable the token is read from, as in the old hosted-connector set-up.
-pub const TOKEN_ENV: &str = "BATON_MONDAY_API_KEY";
+use crate::settings::{self, MONDAY_API_KEY as TOKEN_ENV};
 
 /// Why a token could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -42,11 +41,7 @@ pub fn read_token(token_file: Option<&Path>) -> Result<SecretString, TokenError>
             Err(_) => return Err(TokenError::Missing),
         },
     };
-    let trimmed = raw.expose_secret().trim();
-    if trimmed.is_empty() {
-        return Err(TokenError::Empty(from));
-    }
-    Ok(SecretString::from(trimmed.to_string()))
+    settings::token_from_text(&raw).ok_or(TokenError::Empty(from))
 }
 
 /// Parses a byte size as Kubernetes writes quantities: `2Gi`, `1.5G`, `500Mi`, `300M`, `64k`,

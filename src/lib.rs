@@ -6,9 +6,14 @@
 pub mod api;
 pub mod baton;
 pub mod cli;
+pub mod conductorone;
 pub mod controller;
 pub mod engine;
 pub mod metrics;
 pub mod monday;
+pub mod reason;
 pub mod server;
+pub mod service;
+pub mod settings;
 pub mod telemetry;
+pub mod time;

@@ -21,6 +21,10 @@ enum Command {
     /// Sync one Monday.com account into a .c1z file and exit. The token comes from
     /// BATON_MONDAY_API_KEY or --token-file, never from a flag value.
     Sync(SyncArgs),
+    /// Run ConductorOne service mode without Kubernetes, configured from the environment as the
+    /// set-up guide's Deployment is: BATON_CLIENT_ID, BATON_CLIENT_SECRET, BATON_MONDAY_API_KEY,
+    /// BATON_PROVISIONING, BATON_C1_API_HOST, BATON_HOST_ID. Exits 0 on SIGTERM.
+    Service(monday_operator::cli::service::ServiceArgs),
     /// Print every CustomResourceDefinition as YAML.
     Crd,
     #[command(flatten)]
@@ -30,7 +34,7 @@ enum Command {
 #[derive(clap::Args)]
 struct SyncArgs {
     /// Monday.com GraphQL endpoint.
-    #[arg(long, default_value = monday_operator::api::connector::DEFAULT_API_URL)]
+    #[arg(long, default_value = monday_operator::monday::DEFAULT_API_URL)]
     api_url: String,
     /// The .c1z file to write (the previous sync in it is kept for `baton diff`).
     #[arg(long, default_value = "sync.c1z")]
@@ -38,9 +42,9 @@ struct SyncArgs {
     /// Read the token from this file instead of BATON_MONDAY_API_KEY.
     #[arg(long)]
     token_file: Option<std::path::PathBuf>,
-    /// Sync only these resource types (comma-separated: role,team,workspace,board).
-    #[arg(long, value_delimiter = ',')]
-    resource_types: Option<Vec<String>>,
+    /// Sync only these resource types, comma-separated (`user` is always synced).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    resource_types: Option<Vec<monday_operator::engine::ResourceType>>,
     /// Log format on stderr (levels come from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
     log_format: monday_operator::telemetry::LogFormat,
@@ -130,6 +134,7 @@ fn run() -> anyhow::Result<()> {
             };
             let opts = monday_operator::engine::SyncOptions {
                 resource_types: args.resource_types.map(|v| v.into_iter().collect()),
+                ..Default::default()
             };
             let folder = match args.file.parent() {
                 Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -153,6 +158,7 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run_operator(args),
+        Command::Service(args) => std::process::exit(monday_operator::cli::service::run(args)),
         Command::Provision(cmd) => std::process::exit(monday_operator::cli::provision::run(cmd)),
     }
 }
@@ -205,7 +211,7 @@ struct RunArgs {
 }
 
 fn go_duration(s: &str) -> Result<std::time::Duration, String> {
-    monday_operator::controller::schedule::parse_go_duration(s).map_err(|e| e.to_string())
+    monday_operator::time::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 fn run_operator(args: RunArgs) -> anyhow::Result<()> {
@@ -232,8 +238,17 @@ fn run_operator(args: RunArgs) -> anyhow::Result<()> {
         max_concurrent_syncs: args.max_concurrent_syncs,
         sync_timeout: args.sync_timeout,
         shutdown_timeout: args.shutdown_timeout,
-        identity,
+        identity: identity.clone(),
         namespace: args.namespace,
+        conductor_one: controller::service_mode::Reach {
+            extra_roots: std::env::var_os("SSL_CERT_FILE")
+                .map(std::path::PathBuf::from)
+                .filter(|p| !p.as_os_str().is_empty()),
+            host_id: std::env::var(monday_operator::settings::HOST_ID)
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or(identity),
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {

@@ -12,6 +12,8 @@ use prometheus_client::registry::Registry;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use crate::reason::Reason;
+
 /// Outcome of one sync: `result` is `success` or `failure`, `reason` a condition reason.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SyncLabels {
@@ -32,9 +34,23 @@ pub struct ConnectorLabels {
     pub name: String,
 }
 
-/// A reconcile error category.
+/// One ConductorOne task: its type and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    pub r#type: String,
+    pub result: String,
+}
+
+/// The kind a reconcile was for.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
+/// A failed reconcile: its kind and error category.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
+    pub kind: String,
     pub reason: String,
 }
 
@@ -46,9 +62,10 @@ pub struct Metrics {
     pub monday_requests: Family<OutcomeLabels, Counter>,
     pub rate_limit_wait: Counter<f64, AtomicU64>,
     pub grants: Family<ConnectorLabels, Gauge>,
-    pub reconciles: Counter,
+    pub reconciles: Family<KindLabels, Counter>,
     pub reconcile_errors: Family<ErrorLabels, Counter>,
     pub syncs_in_flight: Gauge,
+    pub c1_tasks: Family<TaskLabels, Counter>,
     pub leader: Gauge,
 }
 
@@ -70,9 +87,10 @@ impl Metrics {
         let monday_requests = Family::<OutcomeLabels, Counter>::default();
         let rate_limit_wait = Counter::<f64, AtomicU64>::default();
         let grants = Family::<ConnectorLabels, Gauge>::default();
-        let reconciles = Counter::default();
+        let reconciles = Family::<KindLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
         let syncs_in_flight = Gauge::default();
+        let c1_tasks = Family::<TaskLabels, Counter>::default();
         let leader = Gauge::default();
         registry.register(
             "sync_duration_seconds",
@@ -99,11 +117,7 @@ impl Metrics {
             "Grants in the last successful snapshot of a connector",
             grants.clone(),
         );
-        registry.register(
-            "reconciles",
-            "Reconciles of MondayConnectors",
-            reconciles.clone(),
-        );
+        registry.register("reconciles", "Reconciles by kind", reconciles.clone());
         registry.register(
             "reconcile_errors",
             "Failed reconciles by reason",
@@ -113,6 +127,11 @@ impl Metrics {
             "syncs_in_flight",
             "Syncs running right now",
             syncs_in_flight.clone(),
+        );
+        registry.register(
+            "conductorone_tasks",
+            "ConductorOne service-mode tasks by type and result",
+            c1_tasks.clone(),
         );
         registry.register(
             "leader",
@@ -129,8 +148,77 @@ impl Metrics {
             reconciles,
             reconcile_errors,
             syncs_in_flight,
+            c1_tasks,
             leader,
         }
+    }
+
+    /// Counts one finished ConductorOne task.
+    pub fn count_c1_task(&self, task_type: &str, result: &str) {
+        self.c1_tasks
+            .get_or_create(&TaskLabels {
+                r#type: task_type.into(),
+                result: result.into(),
+            })
+            .inc();
+    }
+
+    /// Counts one reconcile of `kind`.
+    pub fn count_reconcile(&self, kind: &str) {
+        self.reconciles
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .inc();
+    }
+
+    /// Counts one failed reconcile of `kind`.
+    pub fn count_reconcile_error(&self, kind: &str, reason: Reason) {
+        self.reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: kind.into(),
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records one finished sync of connector `namespace/name`: its grant count on success,
+    /// else the failure's reason, and its duration.
+    pub fn record_sync(
+        &self,
+        namespace: &str,
+        name: &str,
+        result: Result<u64, Reason>,
+        duration: std::time::Duration,
+    ) {
+        let labels = match result {
+            Ok(grants) => {
+                self.grants
+                    .get_or_create(&ConnectorLabels {
+                        namespace: namespace.into(),
+                        name: name.into(),
+                    })
+                    .set(i64::try_from(grants).unwrap_or(i64::MAX));
+                SyncLabels {
+                    result: "success".into(),
+                    reason: Reason::SyncSucceeded.to_string(),
+                }
+            }
+            Err(reason) => SyncLabels {
+                result: "failure".into(),
+                reason: reason.to_string(),
+            },
+        };
+        self.syncs.get_or_create(&labels).inc();
+        self.sync_duration
+            .get_or_create(&labels)
+            .observe(duration.as_secs_f64());
+    }
+
+    /// Drops the per-connector series of a deleted connector.
+    pub fn forget_connector(&self, namespace: &str, name: &str) {
+        self.grants.remove(&ConnectorLabels {
+            namespace: namespace.into(),
+            name: name.into(),
+        });
     }
 
     /// Renders the OpenMetrics text exposition.

@@ -20,7 +20,7 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
 }
 
-/// The router, separate from [`serve`] so tests can mount it anywhere.
+/// The router, separate from [`bind`] so tests can mount it anywhere.
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
@@ -47,15 +47,21 @@ async fn readyz(State(s): State<AdminState>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` resolves.
-pub async fn serve(
+/// Binds `addr` (so a taken port is an error at start-up) and returns the server, which serves
+/// until `shutdown` resolves.
+pub async fn bind(
     addr: SocketAddr,
     state: AdminState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "admin server listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    Ok(async move {
+        if let Err(e) = axum::serve(listener, router(state))
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "admin server failed");
+        }
+    })
 }

@@ -10,7 +10,7 @@
 //! identity can read every Secret. With `watchNamespace` the chart grants a Role in that namespace
 //! only, and the second test proves the identity cannot read a Secret anywhere else.
 
-mod packaging_support;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -19,8 +19,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use monday_emulator::{Config, Emulator};
-use packaging_support::*;
 use serde_json::{Value, json};
+use support::packaging::*;
 
 /// The CRDs are cluster-wide and shared by the tests of this binary: install them once.
 static CRDS: Mutex<bool> = Mutex::new(false);
@@ -37,16 +37,7 @@ fn install_crds() {
         &root().join("crds/crds.yaml").display().to_string(),
     ]);
     assert!(out.status.success(), "{}", show(&out));
-    for crd in generated_crds() {
-        let name = crd["metadata"]["name"].as_str().unwrap();
-        let out = support::kubectl(&[
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            &format!("crd/{name}"),
-        ]);
-        assert!(out.status.success(), "{}", show(&out));
-    }
+    wait_crds_established();
     *done = true;
 }
 
@@ -228,13 +219,7 @@ fn ready(connector: &Value) -> Option<(String, String)> {
 
 /// Secret + connector in `ns`, then: Ready=True, a snapshot on disk, Events, the finalizer, and
 /// a delete that the finalizer completes.
-async fn full_connector_cycle(
-    op: &Operator,
-    ns: &str,
-    data: &Path,
-    kubeconfig: &Path,
-    scope: Option<&str>,
-) {
+async fn full_connector_cycle(op: &Operator, ns: &str, data: &Path) {
     let emu = Emulator::start(Config::edge()).expect("emulator");
     apply(&[&json!({
         "apiVersion": "v1", "kind": "Secret",
@@ -248,7 +233,8 @@ async fn full_connector_cycle(
     apply(&[&json!({
         "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayConnector",
         "metadata": {"name": "monday", "namespace": ns},
-        "spec": {"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url()},
+        // Placeholder ConductorOne keys: service mode off (its RBAC is that of any grant record).
+        "spec": {"secretRef": {"name": "baton-monday-secrets"}, "apiUrl": emu.url(), "conductorOne": {"enabled": false}},
     })]);
 
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -304,33 +290,8 @@ async fn full_connector_cycle(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    if GRANT_CONTROLLER_WIRED {
-        jit_grant_to_expiry(op, ns, &emu).await;
-    } else {
-        // `monday-operator run` does not start the grant controller yet: run that controller's
-        // code in-process, authenticated as the same ServiceAccount, so its permissions are
-        // proven all the same. Once the binary runs it, the binary is what gets proven.
-        let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
-        let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .expect("config");
-        let client = kube::Client::try_from(cfg).expect("client");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = monday_operator::controller::access_grant::Config {
-            namespace: scope.map(String::from),
-            identity: "rbac-proof".into(),
-        };
-        let task = tokio::spawn(monday_operator::controller::access_grant::run(
-            client,
-            config,
-            async move {
-                let _ = rx.await;
-            },
-        ));
-        jit_grant_to_expiry(op, ns, &emu).await;
-        let _ = tx.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
-    }
+    // The binary runs the MondayAccessGrant controller too: its permissions are proven here.
+    jit_grant_to_expiry(op, ns, &emu).await;
 
     // Delete: the operator's finalizer removes the snapshot, then lets the object go.
     let out = support::kubectl(&[
@@ -354,27 +315,6 @@ async fn full_connector_cycle(
     assert!(!snapshot.exists(), "snapshot removed by the finalizer");
     op.assert_no_forbidden();
 }
-
-/// Whether `monday-operator run` starts the MondayAccessGrant controller (read from the source at
-/// compile time). Until it does, the test runs that controller in-process with the same identity.
-const GRANT_CONTROLLER_WIRED: bool = {
-    let src = include_str!("../src/controller/mod.rs").as_bytes();
-    let needle = b"access_grant::run(";
-    let mut i = 0;
-    let mut found = false;
-    while i + needle.len() <= src.len() {
-        let mut j = 0;
-        while j < needle.len() && src[i + j] == needle[j] {
-            j += 1;
-        }
-        if j == needle.len() {
-            found = true;
-            break;
-        }
-        i += 1;
-    }
-    found
-};
 
 fn phase(grant: &Value) -> &str {
     grant["status"]["phase"].as_str().unwrap_or("")
@@ -459,7 +399,12 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
     let docs = render(
         "monday-operator",
         &op_ns,
-        &["replicaCount=2", "crds.install=false"],
+        // The operator's identity only: no ClusterRoles for people.
+        &[
+            "replicaCount=2",
+            "crds.install=false",
+            "accessRoles.create=false",
+        ],
     );
     let identity: Vec<&Value> = docs
         .iter()
@@ -503,7 +448,7 @@ async fn chart_identity_runs_a_full_sync_cluster_wide_with_leader_election() {
         assert!(Instant::now() < deadline, "no Lease:\n{}", op.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    full_connector_cycle(&op, &user_ns, &data, &kubeconfig, None).await;
+    full_connector_cycle(&op, &user_ns, &data).await;
     let rv = |l: Option<Value>| l.map(|l| l["metadata"]["resourceVersion"].clone());
     let before = rv(get_json(&["lease", "monday-operator-leader", "-n", &op_ns]));
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -557,7 +502,11 @@ async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
     let watched = support::namespace(&client, "rbacns-watched").await;
     let other = support::namespace(&client, "rbacns-other").await;
     let set = format!("watchNamespace={watched}");
-    let docs = render("monday-operator", &op_ns, &[&set, "crds.install=false"]);
+    let docs = render(
+        "monday-operator",
+        &op_ns,
+        &[&set, "crds.install=false", "accessRoles.create=false"],
+    );
     let identity: Vec<&Value> = docs
         .iter()
         .filter(|d| {
@@ -597,7 +546,7 @@ async fn chart_identity_in_namespaced_mode_cannot_read_secrets_elsewhere() {
         &data,
         dir.path().join("operator.log"),
     );
-    full_connector_cycle(&op, &watched, &data, &kubeconfig, Some(&watched)).await;
+    full_connector_cycle(&op, &watched, &data).await;
 
     for args in [
         vec!["get", "secret", "unrelated", "-n", other.as_str()],

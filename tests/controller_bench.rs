@@ -1,13 +1,12 @@
 //! Benchmark (prints figures, asserts nothing about speed): 1,000 connectors on the real apiserver,
 //! one tenant-S emulator, the built operator binary. Run with `make bench-controller`.
 
-mod controller_support;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use controller_support::*;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, Patch, PatchParams};
@@ -16,6 +15,7 @@ use monday_emulator::{Config, Emulator, Size};
 use monday_operator::api::MondayConnector;
 use monday_operator::api::connector::SYNC_REQUESTED_ANNOTATION;
 use serde_json::json;
+use support::operator::*;
 
 /// The sync-now value the second round asks for.
 const RESYNC: &str = "bench-resync";

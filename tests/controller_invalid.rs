@@ -3,18 +3,18 @@
 //! fixed in place, and its deletion completes. Runs with its own control plane because it installs
 //! a CRD whose `spec` schema is loosened so the apiserver accepts such an object.
 
-mod controller_support;
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
 
-use controller_support::*;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use monday_emulator::{Config, Emulator, Size};
+use monday_emulator::{Config, Size};
 use monday_operator::api::access_grant::FINALIZER as GRANT_FINALIZER;
 use monday_operator::api::{MondayAccessGrant, MondayConnector};
 use serde_json::json;
+use support::operator::*;
 
 /// The operator's CRDs, with the `spec` of both kinds accepting anything.
 async fn install_loose_crds(client: &kube::Client) {
@@ -108,54 +108,36 @@ async fn wait_raw(
 async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
     let client = support::client().await;
     install_loose_crds(&client).await;
-    let ns = support::namespace(&client, "ctl-invalid").await;
-    let emu = Emulator::start(Config::generated(Size::S, 3)).expect("emulator");
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[("BATON_MONDAY_API_KEY", emu.admin_token())],
-    )
-    .await;
+    let s = Setup::in_namespace(client, "ctl-invalid", Config::generated(Size::S, 3), &[]).await;
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
     // Already there when the operator lists connectors; one carries the snapshot finalizer, as if
     // it had been readable before.
-    create_unreadable(&client, &ns, "bad", &[]).await;
+    create_unreadable(client, ns, "bad", &[]).await;
     create_unreadable(
-        &client,
-        &ns,
+        client,
+        ns,
         "was-good",
         &["iga.monday-operator.dev/snapshots"],
     )
     .await;
-    let _op = Operator::start(&ns).await;
-    create_connector(
-        &client,
-        &ns,
-        "good",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    wait_for(
-        &client,
-        &ns,
-        "good",
-        Duration::from_secs(60),
-        "Ready",
-        |c| condition(c, "Ready").is_some_and(|(s, _)| s == "True"),
-    )
+    let _op = Operator::start(ns).await;
+    s.connector("good", json!({})).await;
+    wait_for(client, ns, "good", Duration::from_secs(60), "Ready", |c| {
+        condition(c, "Ready").is_some_and(|(s, _)| s == "True")
+    })
     .await;
 
     let invalid = |r: Option<(String, String)>| r == Some(("False".into(), "InvalidObject".into()));
-    wait_raw(&client, &ns, "bad", "InvalidObject", invalid).await;
+    wait_raw(client, ns, "bad", "InvalidObject", invalid).await;
     let rv = |o: DynamicObject| o.metadata.resource_version.unwrap_or_default();
-    let before = rv(raw_api(&client, &ns).get("bad").await.expect("get"));
+    let before = rv(raw_api(client, ns).get("bad").await.expect("get"));
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rv(raw_api(&client, &ns).get("bad").await.expect("get"));
+    let after = rv(raw_api(client, ns).get("bad").await.expect("get"));
     assert_eq!(
         before, after,
         "no further writes to an unreadable connector"
     );
-    let events = events_for(&client, &ns, "bad").await;
+    let events = events_for(client, ns, "bad").await;
     let warnings: Vec<_> = events.iter().filter(|e| e.0 == "InvalidObject").collect();
     assert_eq!(warnings.len(), 1, "{events:?}");
     assert_eq!(warnings[0].2, 1, "one occurrence: {events:?}");
@@ -165,7 +147,7 @@ async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
     );
 
     // Fixed in place: it becomes an ordinary connector.
-    raw_api(&client, &ns)
+    raw_api(client, ns)
         .patch(
             "bad",
             &PatchParams::default(),
@@ -174,8 +156,8 @@ async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
         .await
         .expect("fix");
     wait_for(
-        &client,
-        &ns,
+        client,
+        ns,
         "bad",
         Duration::from_secs(60),
         "Ready after the fix",
@@ -184,13 +166,13 @@ async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
     .await;
 
     // Deleting an unreadable connector that holds the finalizer completes.
-    wait_raw(&client, &ns, "was-good", "InvalidObject", invalid).await;
-    raw_api(&client, &ns)
+    wait_raw(client, ns, "was-good", "InvalidObject", invalid).await;
+    raw_api(client, ns)
         .delete("was-good", &DeleteParams::default())
         .await
         .expect("delete");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while raw_api(&client, &ns)
+    while raw_api(client, ns)
         .get_opt("was-good")
         .await
         .expect("get")
@@ -207,26 +189,16 @@ async fn unreadable_connector_is_reported_and_does_not_stall_the_others() {
 async fn unreadable_grant_is_reported_and_others_still_expire() {
     let client = support::client().await;
     install_loose_crds(&client).await;
-    let ns = support::namespace(&client, "grant-invalid").await;
-    let emu = Emulator::start(Config::edge()).expect("emulator");
-    put_secret(
-        &client,
-        &ns,
-        "tok",
-        &[
-            ("BATON_MONDAY_API_KEY", emu.admin_token()),
-            ("BATON_PROVISIONING", "true"),
-        ],
+    let s = Setup::in_namespace(
+        client,
+        "grant-invalid",
+        Config::edge(),
+        &[("BATON_PROVISIONING", "true")],
     )
     .await;
-    create_connector(
-        &client,
-        &ns,
-        "acme",
-        json!({"secretRef": {"name": "tok"}, "apiUrl": emu.url()}),
-    )
-    .await;
-    let grants = raw_api_of::<MondayAccessGrant>(&client, &ns);
+    let (client, ns, emu) = (&s.client, &s.ns, &s.emu);
+    s.connector("acme", json!({})).await;
+    let grants = raw_api_of::<MondayAccessGrant>(client, ns);
     let grant = |name: &str, spec: serde_json::Value, finalizers: &[&str]| -> DynamicObject {
         serde_json::from_value(json!({
             "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
@@ -245,7 +217,7 @@ async fn unreadable_grant_is_reported_and_others_still_expire() {
             .await
             .expect("create unreadable grant");
     }
-    let _op = Operator::start(&ns).await;
+    let _op = Operator::start(ns).await;
     let wanted = "board:413:subscriber:user:102";
     let has = || emu.ground_truth().grants.iter().any(|g| g == wanted);
     assert!(!has());

@@ -542,6 +542,38 @@ impl Tenant {
         id
     }
 
+    /// Adds a team with the next free id; returns the id.
+    pub fn add_team(&mut self, mut team: Team) -> i64 {
+        let id = self.teams.last().map_or(1, |t| t.id + 1);
+        team.id = id;
+        self.index.teams.insert(id, self.teams.len() as u32);
+        self.teams.push(team);
+        id
+    }
+
+    /// Deletes a team and every board/workspace membership it held; `false` when unknown.
+    pub fn remove_team(&mut self, id: i64) -> bool {
+        let Some(&i) = self.index.teams.get(&id) else {
+            return false;
+        };
+        self.teams.remove(i as usize);
+        for w in &mut self.workspaces {
+            sorted_remove(&mut w.team_owners, id);
+            sorted_remove(&mut w.team_subscribers, id);
+        }
+        for b in &mut self.boards {
+            sorted_remove(&mut b.team_owners, id);
+            sorted_remove(&mut b.team_subscribers, id);
+        }
+        self.index.teams = self
+            .teams
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id, i as u32))
+            .collect();
+        true
+    }
+
     /// Whether the user shows up in membership lists: deactivated users keep their memberships in
     /// the model (so reactivation restores them) but Monday hides them from lists.
     pub fn is_listed(&self, user_id: i64) -> bool {

@@ -291,6 +291,71 @@ fn in_input_order(mut failures: Vec<Failure>, ids: &[i64]) -> Vec<Failure> {
 }
 
 /// Admin-only gate for user-administration mutations.
+/// The shape every bulk user mutation shares (Monday's admin-only `…_users` and team-owner
+/// mutations): parse the ids, the per-user prechecks (the caller's own id, unknown users, the
+/// batch limit), then `each` on every remaining user — `Ok` when done, `Err` its failure. Returns
+/// the tenant (for result objects), the ids done, and every failure in input order.
+#[allow(clippy::type_complexity)]
+fn bulk_users<'c>(
+    ctx: &'c Context<'_>,
+    user_ids: &[ID],
+    mut failures: Vec<Failure>,
+    mut each: impl FnMut(&mut Tenant, i64) -> std::result::Result<(), Failure>,
+) -> Result<(
+    std::sync::RwLockWriteGuard<'c, Tenant>,
+    Vec<i64>,
+    Vec<Failure>,
+)> {
+    let ids = parse_ids(user_ids)?;
+    let me = caller(ctx)?.user_id;
+    let mut t = write(&shared(ctx)?.tenant);
+    let mut done = Vec::new();
+    if failures.is_empty() {
+        for id in bulk_precheck(&t, me, &ids, &mut failures) {
+            match each(&mut t, id) {
+                Ok(()) => done.push(id),
+                Err(f) => failures.push(f),
+            }
+        }
+    }
+    let failures = in_input_order(failures, &ids);
+    Ok((t, done, failures))
+}
+
+/// Activates or deactivates a user; a pending invitation cannot be either (per-user `FAILED`).
+fn set_status(
+    t: &mut Tenant,
+    id: i64,
+    to: UserStatus,
+    pending_message: &str,
+) -> std::result::Result<(), Failure> {
+    let u = t.user_mut(id).expect("checked");
+    if u.status == UserStatus::Pending {
+        return Err(Failure {
+            code: Code::Failed,
+            user_id: Some(id),
+            message: pending_message.into(),
+        });
+    }
+    u.status = to;
+    Ok(())
+}
+
+fn not_a_member(user: i64, team: i64) -> Failure {
+    Failure {
+        code: Code::UserNotMemberOfTeam,
+        user_id: Some(user),
+        message: format!("User {user} is not a member of team {team}"),
+    }
+}
+
+/// The team must exist (checked before any per-user work, as Monday does).
+fn existing_team(ctx: &Context<'_>, team_id: i64) -> Result<()> {
+    let t = crate::state::read(&shared(ctx)?.tenant);
+    t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
+    Ok(())
+}
+
 fn require_admin(ctx: &Context<'_>) -> Result<()> {
     need(ctx, "users:write")?;
     let me = caller(ctx)?.user_id;
@@ -309,7 +374,148 @@ fn new_kind(role: GBaseRoleName) -> UserKind {
     }
 }
 
+/// `CreateTeamAttributesInput`.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateTeamAttributesInput", rename_fields = "snake_case")]
+pub struct CreateTeamAttributesInput {
+    pub name: String,
+    pub is_guest_team: Option<bool>,
+    pub parent_team_id: Option<ID>,
+    pub subscriber_ids: Option<Vec<ID>>,
+}
+
+/// `CreateTeamOptionsInput`.
+#[derive(async_graphql::InputObject)]
+#[graphql(name = "CreateTeamOptionsInput", rename_fields = "snake_case")]
+pub struct CreateTeamOptionsInput {
+    pub allow_empty_team: Option<bool>,
+}
+
 // Mutation root ---------------------------------------------------------------------------------
+
+/// A board or a workspace: the eight membership mutations (users or teams, added or removed)
+/// are one resolver shape over [`membership`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Board,
+    Workspace,
+}
+
+/// Whose lists change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holders {
+    Users,
+    Teams,
+}
+
+#[derive(Clone, Copy)]
+enum Change {
+    /// Subscribe (and, for owners, own as well).
+    Add { owner: bool },
+    /// Unsubscribe and disown.
+    Remove,
+}
+
+/// The (owners, subscribers) lists of `holders` on a place.
+fn lists_mut(
+    t: &mut Tenant,
+    place: Place,
+    id: i64,
+    holders: Holders,
+) -> Option<(&mut Vec<i64>, &mut Vec<i64>)> {
+    match (place, holders) {
+        (Place::Board, Holders::Users) => {
+            t.board_mut(id).map(|b| (&mut b.owners, &mut b.subscribers))
+        }
+        (Place::Board, Holders::Teams) => t
+            .board_mut(id)
+            .map(|b| (&mut b.team_owners, &mut b.team_subscribers)),
+        (Place::Workspace, Holders::Users) => t
+            .workspace_mut(id)
+            .map(|w| (&mut w.owners, &mut w.subscribers)),
+        (Place::Workspace, Holders::Teams) => t
+            .workspace_mut(id)
+            .map(|w| (&mut w.team_owners, &mut w.team_subscribers)),
+    }
+}
+
+/// A membership mutation on a board or workspace, as Monday checks it: the scope, the place
+/// exists (not deleted), the caller is an admin or owns it, every id exists (team -1 only on
+/// boards), and a board's member limits hold. Returns the tenant (for the result objects) and
+/// the ids.
+fn membership<'c>(
+    ctx: &'c Context<'_>,
+    place: Place,
+    place_id: &ID,
+    holders: Holders,
+    raw_ids: &[ID],
+    change: Change,
+) -> Result<(std::sync::RwLockWriteGuard<'c, Tenant>, Vec<i64>)> {
+    need(
+        ctx,
+        match place {
+            Place::Board => "boards:write",
+            Place::Workspace => "workspaces:write",
+        },
+    )?;
+    let (id, ids) = (parse_id(place_id)?, parse_ids(raw_ids)?);
+    let me = caller(ctx)?.user_id;
+    let mut t = write(&shared(ctx)?.tenant);
+    let owners = match place {
+        Place::Board => t
+            .board(id)
+            .filter(|b| b.state != model::State::Deleted)
+            .map(|b| b.owners.clone())
+            .ok_or_else(|| board_not_found(id))?,
+        Place::Workspace => t
+            .workspace(id)
+            .filter(|w| w.state != model::State::Deleted)
+            .map(|w| w.owners.clone())
+            .ok_or_else(|| not_found("Workspace", id))?,
+    };
+    if !is_admin(&t, me) && !sorted_contains(&owners, me) {
+        return Err(unauthorized());
+    }
+    match holders {
+        Holders::Users => existing_users(&t, &ids)?,
+        Holders::Teams => existing_teams(&t, &ids, place == Place::Board)?,
+    }
+    let (owners, subscribers) = lists_mut(&mut t, place, id, holders).expect("checked");
+    match change {
+        Change::Add { owner } => {
+            let mut after = subscribers.clone();
+            for &i in &ids {
+                sorted_insert(&mut after, i);
+            }
+            let limit = match (place, holders) {
+                (Place::Board, Holders::Users) => Some((BOARD_MAX_USERS, "subscribers")),
+                (Place::Board, Holders::Teams) => Some((BOARD_MAX_TEAMS, "team subscribers")),
+                _ => None,
+            };
+            if let Some((max, what)) = limit
+                && after.len() > max
+            {
+                return Err(record_invalid(format!(
+                    "Board {id} would have {} {what}; the maximum is {max}",
+                    after.len()
+                )));
+            }
+            *subscribers = after;
+            if owner {
+                for &i in &ids {
+                    sorted_insert(owners, i);
+                }
+            }
+        }
+        Change::Remove => {
+            for &i in &ids {
+                sorted_remove(subscribers, i);
+                sorted_remove(owners, i);
+            }
+        }
+    }
+    Ok((t, ids))
+}
 
 pub struct MutationRoot;
 
@@ -335,35 +541,15 @@ impl MutationRoot {
         >,
         user_ids: Vec<ID>,
     ) -> Result<Option<Vec<Option<UserObj>>>> {
-        need(ctx, "boards:write")?;
-        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let b = t
-            .board(board_id)
-            .filter(|b| b.state != model::State::Deleted)
-            .ok_or_else(|| board_not_found(board_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_users(&t, &ids)?;
-        let mut subscribers = b.subscribers.clone();
-        for &id in &ids {
-            sorted_insert(&mut subscribers, id);
-        }
-        if subscribers.len() > BOARD_MAX_USERS {
-            return Err(record_invalid(format!(
-                "Board {board_id} would have {} subscribers; the maximum is {BOARD_MAX_USERS}",
-                subscribers.len()
-            )));
-        }
-        let b = t.board_mut(board_id).expect("checked");
-        b.subscribers = subscribers;
-        if kind == Some(GBoardSubscriberKind::Owner) {
-            for &id in &ids {
-                sorted_insert(&mut b.owners, id);
-            }
-        }
+        let owner = kind == Some(GBoardSubscriberKind::Owner);
+        let (t, ids) = membership(
+            ctx,
+            Place::Board,
+            &board_id,
+            Holders::Users,
+            &user_ids,
+            Change::Add { owner },
+        )?;
         Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
     }
 
@@ -375,23 +561,14 @@ impl MutationRoot {
         board_id: ID,
         user_ids: Vec<ID>,
     ) -> Result<Option<Vec<Option<UserObj>>>> {
-        need(ctx, "boards:write")?;
-        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let b = t
-            .board(board_id)
-            .filter(|b| b.state != model::State::Deleted)
-            .ok_or_else(|| board_not_found(board_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_users(&t, &ids)?;
-        let b = t.board_mut(board_id).expect("checked");
-        for &id in &ids {
-            sorted_remove(&mut b.subscribers, id);
-            sorted_remove(&mut b.owners, id);
-        }
+        let (t, ids) = membership(
+            ctx,
+            Place::Board,
+            &board_id,
+            Holders::Users,
+            &user_ids,
+            Change::Remove,
+        )?;
         Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
     }
 
@@ -406,35 +583,15 @@ impl MutationRoot {
         >,
         team_ids: Vec<ID>,
     ) -> Result<Option<Vec<Option<TeamObj>>>> {
-        need(ctx, "boards:write")?;
-        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&team_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let b = t
-            .board(board_id)
-            .filter(|b| b.state != model::State::Deleted)
-            .ok_or_else(|| board_not_found(board_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_teams(&t, &ids, true)?;
-        let mut teams = b.team_subscribers.clone();
-        for &id in &ids {
-            sorted_insert(&mut teams, id);
-        }
-        if teams.len() > BOARD_MAX_TEAMS {
-            return Err(record_invalid(format!(
-                "Board {board_id} would have {} team subscribers; the maximum is {BOARD_MAX_TEAMS}",
-                teams.len()
-            )));
-        }
-        let b = t.board_mut(board_id).expect("checked");
-        b.team_subscribers = teams;
-        if kind == Some(GBoardSubscriberKind::Owner) {
-            for &id in &ids {
-                sorted_insert(&mut b.team_owners, id);
-            }
-        }
+        let owner = kind == Some(GBoardSubscriberKind::Owner);
+        let (t, ids) = membership(
+            ctx,
+            Place::Board,
+            &board_id,
+            Holders::Teams,
+            &team_ids,
+            Change::Add { owner },
+        )?;
         Ok(Some(teams_out(&t, &ids)))
     }
 
@@ -445,23 +602,14 @@ impl MutationRoot {
         board_id: ID,
         team_ids: Vec<ID>,
     ) -> Result<Option<Vec<Option<TeamObj>>>> {
-        need(ctx, "boards:write")?;
-        let (board_id, ids) = (parse_id(&board_id)?, parse_ids(&team_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let b = t
-            .board(board_id)
-            .filter(|b| b.state != model::State::Deleted)
-            .ok_or_else(|| board_not_found(board_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&b.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_teams(&t, &ids, true)?;
-        let b = t.board_mut(board_id).expect("checked");
-        for &id in &ids {
-            sorted_remove(&mut b.team_subscribers, id);
-            sorted_remove(&mut b.team_owners, id);
-        }
+        let (t, ids) = membership(
+            ctx,
+            Place::Board,
+            &board_id,
+            Holders::Teams,
+            &team_ids,
+            Change::Remove,
+        )?;
         Ok(Some(teams_out(&t, &ids)))
     }
 
@@ -475,25 +623,15 @@ impl MutationRoot {
         user_ids: Vec<ID>,
         workspace_id: ID,
     ) -> Result<Option<Vec<Option<UserObj>>>> {
-        need(ctx, "workspaces:write")?;
-        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let w = t
-            .workspace(ws_id)
-            .filter(|w| w.state != model::State::Deleted)
-            .ok_or_else(|| not_found("Workspace", ws_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_users(&t, &ids)?;
-        let w = t.workspace_mut(ws_id).expect("checked");
-        for &id in &ids {
-            sorted_insert(&mut w.subscribers, id);
-            if kind == Some(GWorkspaceSubscriberKind::Owner) {
-                sorted_insert(&mut w.owners, id);
-            }
-        }
+        let owner = kind == Some(GWorkspaceSubscriberKind::Owner);
+        let (t, ids) = membership(
+            ctx,
+            Place::Workspace,
+            &workspace_id,
+            Holders::Users,
+            &user_ids,
+            Change::Add { owner },
+        )?;
         Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
     }
 
@@ -504,23 +642,14 @@ impl MutationRoot {
         user_ids: Vec<ID>,
         workspace_id: ID,
     ) -> Result<Option<Vec<Option<UserObj>>>> {
-        need(ctx, "workspaces:write")?;
-        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let w = t
-            .workspace(ws_id)
-            .filter(|w| w.state != model::State::Deleted)
-            .ok_or_else(|| not_found("Workspace", ws_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_users(&t, &ids)?;
-        let w = t.workspace_mut(ws_id).expect("checked");
-        for &id in &ids {
-            sorted_remove(&mut w.subscribers, id);
-            sorted_remove(&mut w.owners, id);
-        }
+        let (t, ids) = membership(
+            ctx,
+            Place::Workspace,
+            &workspace_id,
+            Holders::Users,
+            &user_ids,
+            Change::Remove,
+        )?;
         Ok(Some(users_out(&t, &ids).into_iter().map(Some).collect()))
     }
 
@@ -534,25 +663,15 @@ impl MutationRoot {
         team_ids: Vec<ID>,
         workspace_id: ID,
     ) -> Result<Option<Vec<Option<TeamObj>>>> {
-        need(ctx, "workspaces:write")?;
-        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&team_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let w = t
-            .workspace(ws_id)
-            .filter(|w| w.state != model::State::Deleted)
-            .ok_or_else(|| not_found("Workspace", ws_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_teams(&t, &ids, false)?;
-        let w = t.workspace_mut(ws_id).expect("checked");
-        for &id in &ids {
-            sorted_insert(&mut w.team_subscribers, id);
-            if kind == Some(GWorkspaceSubscriberKind::Owner) {
-                sorted_insert(&mut w.team_owners, id);
-            }
-        }
+        let owner = kind == Some(GWorkspaceSubscriberKind::Owner);
+        let (t, ids) = membership(
+            ctx,
+            Place::Workspace,
+            &workspace_id,
+            Holders::Teams,
+            &team_ids,
+            Change::Add { owner },
+        )?;
         Ok(Some(teams_out(&t, &ids)))
     }
 
@@ -563,23 +682,14 @@ impl MutationRoot {
         team_ids: Vec<ID>,
         workspace_id: ID,
     ) -> Result<Option<Vec<Option<TeamObj>>>> {
-        need(ctx, "workspaces:write")?;
-        let (ws_id, ids) = (parse_id(&workspace_id)?, parse_ids(&team_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let w = t
-            .workspace(ws_id)
-            .filter(|w| w.state != model::State::Deleted)
-            .ok_or_else(|| not_found("Workspace", ws_id))?;
-        if !is_admin(&t, me) && !sorted_contains(&w.owners, me) {
-            return Err(unauthorized());
-        }
-        existing_teams(&t, &ids, false)?;
-        let w = t.workspace_mut(ws_id).expect("checked");
-        for &id in &ids {
-            sorted_remove(&mut w.team_subscribers, id);
-            sorted_remove(&mut w.team_owners, id);
-        }
+        let (t, ids) = membership(
+            ctx,
+            Place::Workspace,
+            &workspace_id,
+            Holders::Teams,
+            &team_ids,
+            Change::Remove,
+        )?;
         Ok(Some(teams_out(&t, &ids)))
     }
 
@@ -658,38 +768,32 @@ impl MutationRoot {
     ) -> Result<Option<AssignTeamOwnersResult>> {
         require_admin(ctx)?;
         need(ctx, "teams:write")?;
-        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
-        let mut failures = Vec::new();
-        let mut ok = Vec::new();
-        for id in bulk_precheck(&t, me, &ids, &mut failures) {
-            let u = t.user(id).expect("checked");
-            if matches!(u.kind, UserKind::Guest | UserKind::ViewOnly) {
-                failures.push(Failure {
+        let team_id = parse_id(&team_id)?;
+        existing_team(ctx, team_id)?;
+        let (t, _, failures) = bulk_users(ctx, &user_ids, Vec::new(), |t, id| {
+            let guest_or_viewer = t
+                .user(id)
+                .is_some_and(|u| matches!(u.kind, UserKind::Guest | UserKind::ViewOnly));
+            let Some(team) = t.team_mut(team_id) else {
+                return Err(not_a_member(id, team_id));
+            };
+            if guest_or_viewer {
+                Err(Failure {
                     code: Code::ViewersOrGuests,
                     user_id: Some(id),
                     message: "Viewers and guests cannot be team owners".into(),
-                });
+                })
             } else if !sorted_contains(&team.members, id) {
-                failures.push(Failure {
-                    code: Code::UserNotMemberOfTeam,
-                    user_id: Some(id),
-                    message: format!("User {id} is not a member of team {team_id}"),
-                });
+                Err(not_a_member(id, team_id))
             } else {
-                ok.push(id);
+                sorted_insert(&mut team.owners, id);
+                Ok(())
             }
-        }
-        let team = t.team_mut(team_id).expect("checked");
-        for id in ok {
-            sorted_insert(&mut team.owners, id);
-        }
+        })?;
         Ok(Some(AssignTeamOwnersResult {
             team: TeamObj::lookup(&t, team_id),
             errors: Some(
-                in_input_order(failures, &ids)
+                failures
                     .into_iter()
                     .map(|f| AssignTeamOwnersError {
                         code: team_owner_error_code(f.code),
@@ -711,31 +815,22 @@ impl MutationRoot {
     ) -> Result<Option<RemoveTeamOwnersResult>> {
         require_admin(ctx)?;
         need(ctx, "teams:write")?;
-        let (team_id, ids) = (parse_id(&team_id)?, parse_ids(&user_ids)?);
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let team = t.team(team_id).ok_or_else(|| not_found("Team", team_id))?;
-        let mut failures = Vec::new();
-        let mut ok = Vec::new();
-        for id in bulk_precheck(&t, me, &ids, &mut failures) {
-            if !sorted_contains(&team.members, id) {
-                failures.push(Failure {
-                    code: Code::UserNotMemberOfTeam,
-                    user_id: Some(id),
-                    message: format!("User {id} is not a member of team {team_id}"),
-                });
-            } else {
-                ok.push(id);
-            }
-        }
-        let team = t.team_mut(team_id).expect("checked");
-        for id in ok {
+        let team_id = parse_id(&team_id)?;
+        existing_team(ctx, team_id)?;
+        let (t, _, failures) = bulk_users(ctx, &user_ids, Vec::new(), |t, id| {
+            let Some(team) = t
+                .team_mut(team_id)
+                .filter(|t| sorted_contains(&t.members, id))
+            else {
+                return Err(not_a_member(id, team_id));
+            };
             sorted_remove(&mut team.owners, id);
-        }
+            Ok(())
+        })?;
         Ok(Some(RemoveTeamOwnersResult {
             team: TeamObj::lookup(&t, team_id),
             errors: Some(
-                in_input_order(failures, &ids)
+                failures
                     .into_iter()
                     .map(|f| RemoveTeamOwnersError {
                         code: remove_owner_error_code(f.code),
@@ -745,6 +840,70 @@ impl MutationRoot {
                     .collect(),
             ),
         }))
+    }
+
+    /// Creates a team; subscribers are required unless `options.allow_empty_team` (admin only,
+    /// like the other team-administration mutations here). Guests only in guest teams.
+    #[graphql(complexity = "crate::cost::mutation(1, child_complexity)")]
+    async fn create_team(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTeamAttributesInput,
+        options: Option<CreateTeamOptionsInput>,
+    ) -> Result<Option<TeamObj>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let name = input.name.trim().to_string();
+        if name.is_empty() {
+            return Err(invalid_argument("Team name must not be empty"));
+        }
+        if input.parent_team_id.is_some() {
+            return Err(invalid_argument(
+                "parent_team_id is not supported by this emulator",
+            ));
+        }
+        let members = parse_ids(&input.subscriber_ids.unwrap_or_default())?;
+        let allow_empty = options.and_then(|o| o.allow_empty_team).unwrap_or(false);
+        if members.is_empty() && !allow_empty {
+            return Err(invalid_argument(
+                "A team must have subscribers unless allow_empty_team is set",
+            ));
+        }
+        let guest_team = input.is_guest_team.unwrap_or(false);
+        let mut t = write(&shared(ctx)?.tenant);
+        existing_users(&t, &members)?;
+        for &id in &members {
+            if (t.user(id).expect("checked").kind == UserKind::Guest) != guest_team {
+                return Err(invalid_argument(
+                    "guests can only join guest teams and other users only regular teams",
+                ));
+            }
+        }
+        let mut members = members;
+        model::sort_dedup(&mut members);
+        let id = t.add_team(model::Team {
+            id: 0,
+            name,
+            is_guest: guest_team,
+            members,
+            owners: Vec::new(),
+        });
+        Ok(TeamObj::lookup(&t, id))
+    }
+
+    /// Deletes a team (and its board/workspace memberships). An unknown team is
+    /// `ResourceNotFoundException`.
+    #[graphql(complexity = "crate::cost::mutation(1, child_complexity)")]
+    async fn delete_team(&self, ctx: &Context<'_>, team_id: ID) -> Result<Option<TeamObj>> {
+        require_admin(ctx)?;
+        need(ctx, "teams:write")?;
+        let team_id = parse_id(&team_id)?;
+        let mut t = write(&shared(ctx)?.tenant);
+        let team = TeamObj::lookup(&t, team_id)
+            .filter(|_| team_id != EVERYONE_TEAM)
+            .ok_or_else(|| not_found("Team", team_id))?;
+        t.remove_team(team_id);
+        Ok(Some(team))
     }
 
     /// Creates PENDING users (role default MEMBER); an email already in the account is an `ERROR`.
@@ -822,28 +981,18 @@ impl MutationRoot {
         user_ids: Vec<ID>,
     ) -> Result<Option<ActivateUsersResult>> {
         require_admin(ctx)?;
-        let ids = parse_ids(&user_ids)?;
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let mut failures = Vec::new();
-        let mut done = Vec::new();
-        for id in bulk_precheck(&t, me, &ids, &mut failures) {
-            let u = t.user_mut(id).expect("checked");
-            if u.status == UserStatus::Pending {
-                failures.push(Failure {
-                    code: Code::Failed,
-                    user_id: Some(id),
-                    message: "User has a pending invitation; it must be accepted before the user can be activated".into(),
-                });
-            } else {
-                u.status = UserStatus::Active;
-                done.push(id);
-            }
-        }
+        let (t, done, failures) = bulk_users(ctx, &user_ids, Vec::new(), |t, id| {
+            set_status(
+                t,
+                id,
+                UserStatus::Active,
+                "User has a pending invitation; it must be accepted before the user can be activated",
+            )
+        })?;
         Ok(Some(ActivateUsersResult {
             activated_users: Some(users_out(&t, &done)),
             errors: Some(
-                in_input_order(failures, &ids)
+                failures
                     .into_iter()
                     .map(|f| into_error!(f, ActivateUsersError, ActivateUsersErrorCode))
                     .collect(),
@@ -859,30 +1008,18 @@ impl MutationRoot {
         user_ids: Vec<ID>,
     ) -> Result<Option<DeactivateUsersResult>> {
         require_admin(ctx)?;
-        let ids = parse_ids(&user_ids)?;
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let mut failures = Vec::new();
-        let mut done = Vec::new();
-        for id in bulk_precheck(&t, me, &ids, &mut failures) {
-            let u = t.user_mut(id).expect("checked");
-            if u.status == UserStatus::Pending {
-                failures.push(Failure {
-                    code: Code::Failed,
-                    user_id: Some(id),
-                    message:
-                        "Pending users cannot be deactivated: the invitation has not been accepted"
-                            .into(),
-                });
-            } else {
-                u.status = UserStatus::Inactive;
-                done.push(id);
-            }
-        }
+        let (t, done, failures) = bulk_users(ctx, &user_ids, Vec::new(), |t, id| {
+            set_status(
+                t,
+                id,
+                UserStatus::Inactive,
+                "Pending users cannot be deactivated: the invitation has not been accepted",
+            )
+        })?;
         Ok(Some(DeactivateUsersResult {
             deactivated_users: Some(users_out(&t, &done)),
             errors: Some(
-                in_input_order(failures, &ids)
+                failures
                     .into_iter()
                     .map(|f| into_error!(f, DeactivateUsersError, DeactivateUsersErrorCode))
                     .collect(),
@@ -900,40 +1037,32 @@ impl MutationRoot {
         role_id: Option<ID>,
     ) -> Result<Option<UpdateUsersRoleResult>> {
         require_admin(ctx)?;
-        let ids = parse_ids(&user_ids)?;
-        let me = caller(ctx)?.user_id;
-        let mut t = write(&shared(ctx)?.tenant);
-        let mut failures = Vec::new();
-        let mut done = Vec::new();
-        let role = match (new_role, role_id) {
-            (Some(r), None) => Some(new_kind(r)),
-            (_, Some(_)) => {
-                failures.push(Failure {
-                    code: Code::InvalidInput,
-                    user_id: None,
-                    message: "Custom roles (role_id) are not supported by the emulator".into(),
-                });
-                None
-            }
-            (None, None) => {
-                failures.push(Failure {
-                    code: Code::InvalidInput,
-                    user_id: None,
-                    message: "Either new_role or role_id is required".into(),
-                });
-                None
-            }
+        let invalid = |message: &str| Failure {
+            code: Code::InvalidInput,
+            user_id: None,
+            message: message.into(),
         };
-        if let Some(kind) = role {
-            for id in bulk_precheck(&t, me, &ids, &mut failures) {
-                t.user_mut(id).expect("checked").kind = kind;
-                done.push(id);
-            }
-        }
+        let (kind, refused) = match (new_role, role_id) {
+            (Some(r), None) => (new_kind(r), vec![]),
+            (_, Some(_)) => (
+                UserKind::Member,
+                vec![invalid(
+                    "Custom roles (role_id) are not supported by the emulator",
+                )],
+            ),
+            (None, None) => (
+                UserKind::Member,
+                vec![invalid("Either new_role or role_id is required")],
+            ),
+        };
+        let (t, done, failures) = bulk_users(ctx, &user_ids, refused, |t, id| {
+            t.user_mut(id).expect("checked").kind = kind;
+            Ok(())
+        })?;
         Ok(Some(UpdateUsersRoleResult {
             updated_users: Some(users_out(&t, &done)),
             errors: Some(
-                in_input_order(failures, &ids)
+                failures
                     .into_iter()
                     .map(|f| into_error!(f, UpdateUsersRoleError, UpdateUsersRoleErrorCode))
                     .collect(),

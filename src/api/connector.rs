@@ -1,14 +1,13 @@
 //! `MondayConnector`: one Monday.com account synced into the Baton access model on a schedule.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Secret key that holds the Monday.com API token in the old hosted-connector set-up.
-pub const DEFAULT_TOKEN_KEY: &str = "BATON_MONDAY_API_KEY";
-/// Monday.com's GraphQL endpoint.
-pub const DEFAULT_API_URL: &str = "https://api.monday.com/v2";
+use super::conditions::Condition;
+use crate::engine::ResourceType;
+
 /// Annotation whose new value asks for one sync right away.
 pub const SYNC_REQUESTED_ANNOTATION: &str = "iga.monday-operator.dev/sync-requested-at";
 
@@ -72,7 +71,7 @@ pub struct MondayConnectorSpec {
 
     /// How often to sync, as a Go-style duration (`30m`, `1h`, `1h30m`). At least `1m`.
     #[serde(default = "default_sync_interval")]
-    #[x_kube(validation = kube::core::Rule::new("self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m')").message("syncInterval must be a duration such as 30m or 1h, and at least 1m"))]
+    #[x_kube(validation = kube::core::Rule::new(format!("self.matches('{}') && duration(self) >= duration('1m')", crate::time::GO_DURATION_PATTERN)).message("syncInterval must be a duration such as 30m or 1h, and at least 1m"))]
     pub sync_interval: String,
 
     /// Stops scheduled syncs while true; the last snapshot and status are kept.
@@ -91,7 +90,42 @@ pub struct MondayConnectorSpec {
 
     /// Sync only these resource types (all when unset). `user` is always synced: every grant needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_types: Option<Vec<ResourceTypeName>>,
+    pub resource_types: Option<Vec<ResourceType>>,
+
+    /// ConductorOne service mode: connect to ConductorOne with the client id and secret of the
+    /// set-up guide's Secret, upload syncs and carry out its provisioning tasks. On by default
+    /// when the Secret holds `BATON_CLIENT_ID` and `BATON_CLIENT_SECRET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conductor_one: Option<ConductorOneSpec>,
+}
+
+/// How the connector connects to ConductorOne.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConductorOneSpec {
+    /// `false` never connects, even when the Secret holds credentials; `true` requires them
+    /// (a condition says when they are missing). Unset: on when they are present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// The Secret (in this namespace) holding the credentials; default: `spec.secretRef.name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.size() > 0 && self.size() <= 253").message("conductorOne.secretName must be a Secret name"))]
+    pub secret_name: Option<String>,
+    /// `host[:port]` that replaces the host of the client id for the token request and gRPC
+    /// (as the SDK's `BATON_C1_API_HOST`); the JWT audience stays the client id's host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[A-Za-z0-9.-]+(:[0-9]{1,5})?$')").message("conductorOne.apiHost must be host or host:port"))]
+    pub api_host: Option<String>,
+    /// Tasks run at once (the SDK's `--task-concurrency`, default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self >= 1 && self <= 100").message("conductorOne.taskConcurrency must be 1 to 100"))]
+    pub task_concurrency: Option<i32>,
+    /// A grant task that names a duration is revoked by the operator itself when no revoke task
+    /// has come this long after the duration ends (Go duration; default `15m`; `0` = never: wait
+    /// for ConductorOne as the SDK does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new(format!("self == '0' || self.matches('{}')", crate::time::GO_DURATION_PATTERN)).message("conductorOne.revokeGracePeriod must be a Go duration such as 15m, or 0"))]
+    pub revoke_grace_period: Option<String>,
 }
 
 /// A key in a Secret of the connector's namespace.
@@ -106,34 +140,16 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// A Baton resource type this connector can sync.
-#[derive(
-    JsonSchema, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourceTypeName {
-    /// Accounts (always synced).
-    User,
-    /// Base roles: admin, member, viewer, guest.
-    Role,
-    /// Teams and their members and owners.
-    Team,
-    /// Workspaces and their owners and subscribers.
-    Workspace,
-    /// Boards and their owners and subscribers.
-    Board,
-}
-
 fn default_sync_interval() -> String {
     "1h".to_string()
 }
 
 fn default_api_url() -> String {
-    DEFAULT_API_URL.to_string()
+    crate::monday::DEFAULT_API_URL.to_string()
 }
 
 fn default_token_key() -> String {
-    DEFAULT_TOKEN_KEY.to_string()
+    crate::settings::MONDAY_API_KEY.to_string()
 }
 
 /// Observed state of a connector, written only by the operator.
@@ -182,6 +198,86 @@ pub struct MondayConnectorStatus {
     /// request triggers exactly one sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_sync_request: Option<String>,
+    /// ConductorOne service mode: the connection and the tasks carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conductor_one: Option<ConductorOneStatus>,
+    /// Why the next sync waits longer than the interval: transient failures in a row, and when
+    /// Monday allows the next call. Kept in status so an operator restart continues the backoff.
+    /// Absent after a success or a failure that retrying cannot fix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStatus>,
+}
+
+/// What service mode did.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConductorOneStatus {
+    /// The client id in use (`name@host/suffix`; not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The host id sent to ConductorOne.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_id: Option<String>,
+    /// When ConductorOne last accepted `Hello`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_at: Option<Time>,
+    /// Tasks finished with success, and with an error (cancelled and dropped tasks count as
+    /// failed), since the connector was created.
+    #[serde(default)]
+    pub tasks_succeeded: i64,
+    #[serde(default)]
+    pub tasks_failed: i64,
+    /// The last task that ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_task: Option<ConductorOneTask>,
+    /// The last sync uploaded to ConductorOne.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_upload: Option<ConductorOneUpload>,
+}
+
+/// A task ConductorOne handed out.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConductorOneTask {
+    /// ConductorOne's task id.
+    pub id: String,
+    /// `sync_full`, `grant`, `revoke`, `create_account`, …
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `Succeeded`, `Failed`, `Cancelled` or `Dropped`.
+    pub outcome: String,
+    /// What it was about (a grant id, a user), when it names something.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Why it failed, when it did (no secret material).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub finished_at: Time,
+}
+
+/// An uploaded sync.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConductorOneUpload {
+    /// Baton sync id of the uploaded file.
+    pub sync_id: String,
+    pub bytes: i64,
+    /// SHA-256 (hex) sent at the end of the upload.
+    pub sha256: String,
+    pub at: Time,
+}
+
+/// The retry state of a connector whose last syncs failed transiently.
+#[derive(JsonSchema, Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStatus {
+    /// Transient failures in a row; the next attempt waits 30 s doubling per failure, at most
+    /// 15 min (and never longer than the interval).
+    pub failures: i64,
+    /// Monday said not to call before this time (its daily call limit resets then); the next
+    /// sync waits for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Time>,
 }
 
 /// The Monday.com account behind the token.

@@ -2,11 +2,16 @@
 //!
 //! This module never talks to the network; everything here is plain data plus schema.
 
+pub mod access_approval;
 pub mod access_grant;
+pub mod access_policy;
 pub mod conditions;
 pub mod connector;
+pub mod identity;
 
+pub use access_approval::{MondayAccessApproval, MondayAccessApprovalSpec};
 pub use access_grant::{MondayAccessGrant, MondayAccessGrantSpec, MondayAccessGrantStatus};
+pub use access_policy::{MondayAccessPolicy, MondayAccessPolicySpec};
 pub use connector::{MondayConnector, MondayConnectorSpec, MondayConnectorStatus};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -21,7 +26,12 @@ pub const FIELD_MANAGER: &str = "monday-operator";
 
 /// Every CRD this operator installs, in a stable order (used by `monday-operator crd` and `crds/`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![MondayConnector::crd(), MondayAccessGrant::crd()]
+    vec![
+        MondayConnector::crd(),
+        MondayAccessGrant::crd(),
+        MondayAccessPolicy::crd(),
+        MondayAccessApproval::crd(),
+    ]
 }
 
 /// Renders all CRDs as one multi-document YAML stream, exactly as written to `crds/`.

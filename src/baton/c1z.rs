@@ -24,7 +24,12 @@ pub use read::{C1zReader, GrantDiff, SyncRun, diff_latest};
 pub use space::{NoRoom, SpaceLimit, Volume};
 #[cfg(test)]
 pub use write::FailPoint;
-pub use write::{WriteOptions, WriteSummary, write_c1z};
+pub use write::{WriteOptions, WriteSummary, write_c1z, write_latest_sync};
+
+/// A new KSUID (27 base62 characters, time-ordered), as Baton uses for sync and action ids.
+pub fn new_ksuid() -> String {
+    ksuid::new(jiff::Timestamp::now().as_second())
+}
 
 /// First five bytes of a v1 c1z.
 pub const MAGIC: &[u8; 5] = b"C1ZF\0";

@@ -456,6 +456,20 @@ impl Snapshot {
         }
     }
 
+    /// Drops every grant (a sync asked to skip grants: resources and entitlements only).
+    pub fn clear_grants(&mut self) {
+        self.grants = Vec::new();
+        self.grant_seen = HashSet::new();
+        self.grant_annotations = Vec::new();
+    }
+
+    /// Drops every entitlement and grant (a sync asked for resources only).
+    pub fn clear_entitlements(&mut self) {
+        self.clear_grants();
+        self.entitlements = Vec::new();
+        self.entitlement_index = HashMap::new();
+    }
+
     /// When the sync started (written as `v1_sync_runs.started_at`).
     pub fn sync_started_at(&self) -> jiff::Timestamp {
         self.started_at

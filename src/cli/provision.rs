@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use crate::engine::provision::{self, BaseRole, Entitlement, GrantOptions, Principal};
-use crate::monday::{Client, ClientConfig};
+use crate::engine::provision::{self, BaseRole, Entitlement, GrantOptions, Principal, RevokeMode};
+use crate::engine::{Connection, Session};
+use crate::reason::Reason;
 
 /// Done, or nothing to do because Monday was already in the asked state.
 pub const EXIT_OK: i32 = 0;
@@ -74,15 +75,18 @@ pub enum ProvisionCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Revoke an entitlement (absent = success). Role grants set --previous-role (default viewer).
+    /// Revoke exactly one Baton grant (absent = success): an owner grant keeps the
+    /// membership/subscription, a membership/subscription of an owner also ends the ownership
+    /// (printed), a base role falls back to viewer. With --previous-role, undo an earlier grant
+    /// instead: put back what `grant` printed as previous (`none` = nothing).
     Revoke {
         /// Baton entitlement ID.
         #[arg(long)]
         entitlement: String,
         #[command(flatten)]
         principal: PrincipalArgs,
-        /// What to restore: the base role for role grants, or member/subscriber for owner grants
-        /// that upgraded a membership (as printed by `grant`).
+        /// Undo a grant: restore the base role for role grants, member/subscriber for owner grants
+        /// that upgraded a membership (as printed by `grant`), or `none` when there was nothing.
         #[arg(long)]
         previous_role: Option<String>,
         #[command(flatten)]
@@ -121,10 +125,7 @@ pub enum CommandError {
     #[error("{0}")]
     Usage(String),
     #[error("{message} (reason {reason})")]
-    Failed {
-        reason: &'static str,
-        message: String,
-    },
+    Failed { reason: Reason, message: String },
 }
 
 impl CommandError {
@@ -145,20 +146,13 @@ impl From<provision::ProvisionError> for CommandError {
     }
 }
 
-fn client(target: &Target) -> Result<Client, CommandError> {
+fn session(target: &Target) -> Result<Session, CommandError> {
     let token: SecretString = super::read_token(target.token_file.as_deref())
         .map_err(|e| CommandError::Usage(e.to_string()))?;
-    Client::new(
-        ClientConfig {
-            api_url: target.api_url.clone(),
-            ..Default::default()
-        },
+    Ok(Session::open(&Connection {
+        api_url: target.api_url.clone(),
         token,
-    )
-    .map_err(|e| CommandError::Failed {
-        reason: e.reason(),
-        message: e.to_string(),
-    })
+    })?)
 }
 
 fn entitlement(s: &str) -> Result<Entitlement, CommandError> {
@@ -190,16 +184,15 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
             target,
         } => {
             let (e, p) = (entitlement(e)?, principal(p)?);
-            let c = client(target)?;
-            let out = provision::grant(
-                &c,
-                &e,
-                &p,
-                GrantOptions {
-                    create_account: *create_account,
-                },
-            )
-            .await?;
+            let out = session(target)?
+                .grant(
+                    &e,
+                    &p,
+                    GrantOptions {
+                        create_account: *create_account,
+                    },
+                )
+                .await?;
             let mut line = if out.pre_existing {
                 format!("already granted: {}", out.grant_id)
             } else {
@@ -222,13 +215,29 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
             target,
         } => {
             let (e, p) = (entitlement(e)?, principal(p)?);
-            let c = client(target)?;
-            let out = provision::revoke(&c, &e, &p, previous_role.as_deref()).await?;
-            Ok(match (out.already_absent, out.restored) {
+            // With --previous-role, undo a grant made earlier (as MondayAccessGrant expiry
+            // does; `none` = the principal had nothing); without, Baton's exact revoke.
+            let mode = match previous_role.as_deref() {
+                Some("none") => RevokeMode::RestorePrevious(None),
+                Some(prev) => RevokeMode::RestorePrevious(Some(prev)),
+                None => RevokeMode::ExactGrant,
+            };
+            let out = session(target)?.revoke(&e, &p, mode).await?;
+            let mut line = match (out.already_absent, &out.restored) {
                 (true, _) => format!("already absent: {e} for {p}"),
-                (false, Some(r)) => format!("revoked: {e} for {p}; restored {r}"),
+                (false, Some(r)) if previous_role.is_some() => {
+                    format!("revoked: {e} for {p}; restored {r}")
+                }
+                (false, Some(r)) => format!("revoked: {e} for {p}; kept {r}"),
                 (false, None) => format!("revoked: {e} for {p}"),
-            })
+            };
+            if !out.also_removed.is_empty() {
+                line.push_str(&format!(
+                    "\nalso removed (Monday cannot keep them without it): {}",
+                    out.also_removed.join(", ")
+                ));
+            }
+            Ok(line)
         }
         ProvisionCommand::CreateAccount {
             email,
@@ -237,8 +246,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         } => {
             let role = BaseRole::from_slug(role)
                 .ok_or_else(|| CommandError::Usage(format!("unknown role {role}")))?;
-            let c = client(target)?;
-            let out = provision::invite(&c, email, role).await?;
+            let out = session(target)?.invite(email, role).await?;
             Ok(if out.already_existed {
                 format!(
                     "account exists: user {} ({:?})",
@@ -254,7 +262,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         }
         ProvisionCommand::Deactivate { user: u, target } => {
             let who = user(u)?;
-            let out = provision::deactivate(&client(target)?, &who).await?;
+            let out = session(target)?.deactivate(&who).await?;
             Ok(if out.already {
                 format!("already deactivated: user {}", out.user_id)
             } else {
@@ -263,7 +271,7 @@ pub async fn execute(cmd: &ProvisionCommand) -> Result<String, CommandError> {
         }
         ProvisionCommand::Reactivate { user: u, target } => {
             let who = user(u)?;
-            let out = provision::reactivate(&client(target)?, &who).await?;
+            let out = session(target)?.reactivate(&who).await?;
             Ok(if out.already {
                 format!("already active: user {}", out.user_id)
             } else {

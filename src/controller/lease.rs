@@ -154,21 +154,75 @@ impl Elector {
         let mut last_ok = Instant::now();
         loop {
             tokio::time::sleep(self.cfg.renew).await;
-            match self.try_acquire_or_renew().await {
-                Ok(true) => last_ok = Instant::now(),
-                Ok(false) => {
+            // A renewal that hangs (a half-open connection) must not outlast the deadline: the
+            // standby takes the Lease after the lease duration, so this process stops first.
+            let left = deadline
+                .saturating_sub(last_ok.elapsed())
+                .max(Duration::from_millis(100));
+            let attempt = tokio::time::timeout(left, self.try_acquire_or_renew()).await;
+            match attempt {
+                Ok(Ok(true)) => last_ok = Instant::now(),
+                Ok(Ok(false)) => {
                     tracing::error!(lease = %self.cfg.name, "leader Lease taken by another replica");
                     return;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "renewing the leader Lease failed");
-                    if last_ok.elapsed() >= deadline {
-                        tracing::error!(lease = %self.cfg.name, "leader Lease not renewed in time");
-                        return;
-                    }
-                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "renewing the leader Lease failed"),
+                Err(_) => tracing::warn!("renewing the leader Lease timed out"),
+            }
+            if last_ok.elapsed() >= deadline {
+                tracing::error!(lease = %self.cfg.name, "leader Lease not renewed in time");
+                return;
             }
         }
+    }
+}
+
+/// How holding the Lease ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// Given up on request (shutdown).
+    Released,
+    /// Taken by another replica, or not renewed in time.
+    Lost,
+}
+
+/// This process holds the Lease.
+pub struct Leader(Elector);
+
+/// Waits until this process holds the Lease; `None` when `shutdown` comes first.
+pub async fn lead(
+    client: kube::Client,
+    cfg: LeaseConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Option<Leader> {
+    let mut e = Elector::new(client, cfg);
+    tracing::info!(lease = %e.config().name, identity = %e.config().identity, "waiting for the leader Lease");
+    tokio::select! {
+        _ = e.acquire() => {
+            tracing::info!("became leader");
+            Some(Leader(e))
+        }
+        _ = shutdown => None,
+    }
+}
+
+impl Leader {
+    /// Renews the Lease until `release` is cancelled (then gives it up) or it is lost (then
+    /// cancels `stop`, so the controllers end).
+    pub async fn hold(
+        mut self,
+        stop: tokio_util::sync::CancellationToken,
+        release: tokio_util::sync::CancellationToken,
+    ) -> Held {
+        let held = tokio::select! {
+            _ = self.0.hold() => Held::Lost,
+            _ = release.cancelled() => Held::Released,
+        };
+        match held {
+            Held::Lost => stop.cancel(),
+            Held::Released => self.0.release().await,
+        }
+        held
     }
 }
 

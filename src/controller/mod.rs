@@ -1,8 +1,10 @@
-//! Controllers: the MondayConnector reconciler, its sync tasks, Secret watching and leader election.
+//! Controllers: the MondayConnector and MondayAccessGrant reconcilers, their toolkit, background
+//! syncs, Secret reading, and leader election.
 //!
-//! Data flow: watch events (connectors, Secret metadata, finished syncs) → [`connector::reconcile`]
-//! → background sync in [`tasks`] → result back to reconcile → status and Events. Only reconcile
-//! writes status, so there is one writer and one place that decides whether a write is needed.
+//! Every reconciler is **observe → plan → act**: it reads the object and what it refers to, a
+//! pure `plan` function decides (status, Events, work to start, requeue — table-tested beside
+//! it), and the reconciler carries that out. Only reconcilers write status, each for its own
+//! kind, by server-side apply ([`kit`]).
 //!
 //! Referenced Secrets are watched **metadata-only** (no Secret data is cached in the operator);
 //! a change maps through the connector store to the connectors that name that Secret, and the
@@ -10,30 +12,31 @@
 
 pub mod access_grant;
 pub mod connector;
+pub mod events;
+pub mod kit;
 pub mod lease;
 pub mod memory;
+pub mod notify;
+pub mod policy;
+pub mod provisioning;
 pub mod schedule;
 pub mod secret;
+pub mod service_mode;
 pub mod tasks;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::Resource;
-use kube::ResourceExt;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use futures::FutureExt;
+use kube::api::ListParams;
 use kube::core::{DeserializeGuard, PartialObjectMeta};
-use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::ObjectRef;
+use tokio_util::sync::CancellationToken;
+
+pub use kit::Error;
 
 use crate::api::MondayConnector;
 use crate::metrics::Metrics;
@@ -59,40 +62,8 @@ pub struct Config {
     /// Watch connectors and Secrets in this namespace only (a namespaced Role suffices);
     /// `None` = every namespace (needs a ClusterRole).
     pub namespace: Option<String>,
-}
-
-/// Errors of one reconcile (Kubernetes API and local disk); Monday errors never get here, they
-/// become status.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("Kubernetes API error: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("the object has no namespace")]
-    MissingNamespace,
-    #[error("snapshot folder {path}: {source}")]
-    DataDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Finalizer(Box<kube::runtime::finalizer::Error<Error>>),
-}
-
-impl Error {
-    /// Low-cardinality label for the reconcile error metric.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(_)) => "ApiError",
-            Error::Kube(_) => "ClientError",
-            Error::MissingNamespace => "MissingNamespace",
-            Error::DataDir { .. } => "DataDirError",
-            Error::Finalizer(e) => match &**e {
-                kube::runtime::finalizer::Error::ApplyFailed(e)
-                | kube::runtime::finalizer::Error::CleanupFailed(e) => e.reason(),
-                _ => "FinalizerError",
-            },
-        }
-    }
+    /// How ConductorOne service mode reaches ConductorOne (extra CA file, host id).
+    pub conductor_one: service_mode::Reach,
 }
 
 /// Errors that stop the operator (reported by `main`).
@@ -111,47 +82,14 @@ pub enum RunError {
     LeadershipLost,
 }
 
-/// Shared by every reconcile.
-pub struct Context {
-    pub client: kube::Client,
-    pub recorder: Recorder,
-    pub metrics: Arc<Metrics>,
-    pub tasks: Arc<tasks::Tasks>,
-    pub data_dir: PathBuf,
-    reconcile_failures: Mutex<HashMap<tasks::Key, u32>>,
-}
-
-impl Context {
-    /// Path of a connector's snapshot file.
-    pub fn snapshot_path(&self, ns: &str, name: &str) -> PathBuf {
-        snapshot_path(&self.data_dir, ns, name)
-    }
-
-    fn reconcile_failure(&self, key: &tasks::Key) -> u32 {
-        let mut m = self
-            .reconcile_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(key.clone()).or_default();
-        *n = n.saturating_add(1);
-        *n
-    }
-
-    fn reconcile_succeeded(&self, key: &tasks::Key) {
-        self.reconcile_failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
-    }
-}
-
 /// `<data_dir>/<namespace>/<name>/sync.c1z`.
 pub fn snapshot_path(data_dir: &Path, ns: &str, name: &str) -> PathBuf {
     data_dir.join(ns).join(name).join("sync.c1z")
 }
 
 /// Runs the operator until `shutdown` resolves (SIGTERM in `main`; a test's signal otherwise):
-/// admin server, leader election, the connector controller; then drains running syncs.
+/// admin server, CRD check, leadership, both controllers; then drains running syncs and gives the
+/// Lease up.
 pub async fn run(
     client: kube::Client,
     config: Config,
@@ -159,268 +97,119 @@ pub async fn run(
 ) -> Result<(), RunError> {
     memory::limit_arenas();
     let metrics = Arc::new(Metrics::new());
-    let ready = Arc::new(AtomicBool::new(false));
     let shutdown = shutdown.shared();
-
-    if let Some(addr) = config.metrics_addr {
-        let state = AdminState {
-            metrics: metrics.clone(),
-            ready: ready.clone(),
-        };
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| RunError::Server { addr, source })?;
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, crate::server::router(state))
-                .with_graceful_shutdown(stop)
-                .await
-            {
-                tracing::error!(error = %e, "admin server failed");
-            }
-        });
-        tracing::info!(%addr, "admin server listening");
-    }
-
+    let ready = admin_server(&config, &metrics, shutdown.clone()).await?;
     // Fail fast with a hint when the CRD is missing, instead of a watch that errors forever.
-    let connectors: Api<PartialObjectMeta<MondayConnector>> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    connectors
+    kit::scoped::<PartialObjectMeta<MondayConnector>>(&client, config.namespace.as_deref())
         .list(&ListParams::default().limit(1))
         .await
         .map_err(RunError::CrdMissing)?;
     ready.store(true, Ordering::SeqCst);
 
-    let mut elector = config
-        .leader_election
-        .clone()
-        .map(|cfg| lease::Elector::new(client.clone(), cfg));
-    if let Some(e) = elector.as_mut() {
-        tracing::info!(lease = %e.config().name, identity = %e.config().identity, "waiting for the leader Lease");
-        tokio::select! {
-            _ = e.acquire() => {}
-            _ = shutdown.clone() => return Ok(()),
-        }
-        tracing::info!("became leader");
-    }
-    metrics.leader.set(1);
-
-    let (trigger_tx, trigger_rx) =
-        futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<MondayConnector>>>();
-    let tasks = Arc::new(tasks::Tasks::new(
-        config.max_concurrent_syncs,
-        config.sync_timeout,
-        trigger_tx,
-        metrics.clone(),
-    ));
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "monday-operator".into(),
-                instance: Some(config.identity.clone()),
-            },
-        ),
-        metrics: metrics.clone(),
-        tasks: tasks.clone(),
-        data_dir: config.data_dir.clone(),
-        reconcile_failures: Mutex::default(),
-    });
-
-    // Stop reconciling on shutdown or when the Lease is lost.
-    let lost = Arc::new(tokio::sync::Notify::new());
-    let lost_flag = Arc::new(AtomicBool::new(false));
-    let hold = elector.take().map(|mut e| {
-        let (lost, lost_flag) = (lost.clone(), lost_flag.clone());
-        tokio::spawn(async move {
-            e.hold().await;
-            lost_flag.store(true, Ordering::SeqCst);
-            lost.notify_one();
-        })
-    });
-    let stop = {
-        let (shutdown, lost) = (shutdown.clone(), lost.clone());
+    // `stop` ends the controllers (shutdown, or the Lease lost); `release` gives the Lease up
+    // once the running syncs are drained.
+    let (stop, release) = (CancellationToken::new(), CancellationToken::new());
+    let leadership = match &config.leader_election {
+        None => None,
+        Some(cfg) => match lease::lead(client.clone(), cfg.clone(), shutdown.clone()).await {
+            Some(leader) => Some(tokio::spawn(leader.hold(stop.clone(), release.clone()))),
+            None => return Ok(()),
+        },
+    };
+    tokio::spawn({
+        let stop = stop.clone();
         async move {
             tokio::select! {
-                _ = shutdown => {}
-                _ = lost.notified() => {}
+                _ = shutdown => stop.cancel(),
+                _ = stop.cancelled() => {}
             }
         }
-    };
-
-    // The MondayAccessGrant controller runs under the same leadership and stops with this one.
-    let (grants_stop, grants_stopped) = tokio::sync::oneshot::channel::<()>();
-    let grants = tokio::spawn(access_grant::run(
-        client.clone(),
-        access_grant::Config {
-            namespace: config.namespace.clone(),
-            identity: config.identity.clone(),
-        },
-        async move {
-            let _ = grants_stopped.await;
-        },
-    ));
-
-    // Guarded: an object these types cannot read (say, written for a newer schema) reaches
-    // reconcile as an error to report, instead of failing the watch for every connector.
-    let guarded: Api<DeserializeGuard<MondayConnector>> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let (watch, store) = lean_watch(guarded);
-    let controller = Controller::for_stream(watch, store.clone())
-        .with_config(ControllerConfig::default().concurrency(32));
-    // Metadata-only: Secret data never enters the watch cache; reconcile GETs the one it needs.
-    let secrets: Api<PartialObjectMeta<Secret>> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    controller
-        .watches(
-            secrets,
-            watcher::Config::default(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let name = secret.name_any();
-                referrers(&store, secret.namespace(), |c| {
-                    c.0.as_ref().is_ok_and(|c| c.spec.secret_ref.name == name)
-                })
-            },
-        )
-        .reconcile_on(trigger_rx)
-        .graceful_shutdown_on(stop)
-        .run(connector::reconcile, connector::error_policy, ctx)
-        .for_each(|res| async move {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "controller event");
-            }
-        })
-        .await;
-    let _ = grants_stop.send(());
-    let _ = grants.await;
-
-    let lost_lease = lost_flag.load(Ordering::SeqCst);
-    tracing::info!("controller stopped; waiting for running syncs");
+    });
+    metrics.leader.set(1);
+    let (tasks, services) = controllers(client, &config, metrics.clone(), stop).await;
+    tracing::info!(
+        "controllers stopped; stopping ConductorOne service mode and waiting for running syncs"
+    );
+    if !services.drain(SERVICE_STOP).await {
+        tracing::warn!("a ConductorOne task loop did not stop in time");
+    }
     if !tasks.drain(config.shutdown_timeout).await {
         tracing::warn!(timeout = ?config.shutdown_timeout, "syncs still running at shutdown; their temporary files are discarded, the last snapshot is intact");
     }
     metrics.leader.set(0);
-    if let Some(h) = hold {
-        h.abort();
-        let _ = h.await;
-        if let Some(cfg) = config.leader_election.clone() {
-            lease::Elector::new(client.clone(), cfg).release().await;
-        }
-    }
-    if lost_lease {
-        Err(RunError::LeadershipLost)
-    } else {
-        Ok(())
-    }
-}
-
-/// A watch on `api` feeding a reflector whose objects carry no `managedFields`: reconcilers never
-/// read them, and for status-heavy objects they are most of what the cache would hold (several KB
-/// per connector). Same shape as `Controller::new` builds internally otherwise.
-pub(crate) fn lean_watch<K>(
-    api: Api<K>,
-) -> (
-    impl futures::Stream<Item = Result<K, watcher::Error>> + Send + 'static,
-    Store<K>,
-)
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let stream = watcher(api, watcher::Config::default())
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(writer)
-        .applied_objects();
-    (stream, reader)
-}
-
-/// Status and Event reason for an object these types cannot read.
-pub const INVALID_OBJECT: &str = "InvalidObject";
-
-/// Reports an object these types cannot read (say, written for a newer schema): `Ready=False`,
-/// reason `InvalidObject`, set in whatever status it has (the rest is kept), and one Warning Event
-/// when that condition changes; nothing is written when it already says so.
-pub(crate) async fn report_unreadable<K>(
-    client: &kube::Client,
-    recorder: &Recorder,
-    obj: &DeserializeGuard<K>,
-    error: &str,
-    message: String,
-) -> Result<(), kube::Error>
-where
-    K: kube::Resource<DynamicType = ()>,
-{
-    let meta = obj.meta();
-    let (ns, name) = (
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
-    );
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), &ns, &ApiResource::erase::<K>(&()));
-    let raw = api.get(&name).await?;
-    let mut conds: Vec<Condition> = raw
-        .data
-        .pointer("/status/conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
-    let ready = crate::api::conditions::new(
-        crate::api::conditions::READY,
-        false,
-        INVALID_OBJECT,
-        message.clone(),
-        meta.generation,
-    );
-    if !crate::api::conditions::merge(&mut conds, vec![ready], jiff::Timestamp::now()) {
-        return Ok(());
-    }
-    tracing::warn!(namespace = %ns, name = %name, kind = %K::kind(&()), error, "cannot read this object");
-    api.patch_status(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({"status": {"conditions": conds}})),
-    )
-    .await?;
-    let ev = Event {
-        type_: EventType::Warning,
-        reason: INVALID_OBJECT.into(),
-        note: Some(message),
-        action: "Read".into(),
-        secondary: None,
+    release.cancel();
+    let held = match leadership {
+        Some(task) => task.await.ok(),
+        None => None,
     };
-    if let Err(e) = recorder.publish(&ev, &obj.object_ref(&())).await {
-        tracing::warn!(error = %e, "could not publish Event");
+    match held {
+        Some(lease::Held::Lost) => Err(RunError::LeadershipLost),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
-/// What a watched object's change maps to: the cached objects in its namespace that name it.
-pub(crate) fn referrers<K>(
-    store: &Store<K>,
-    ns: Option<String>,
-    names_it: impl Fn(&K) -> bool,
-) -> Vec<ObjectRef<K>>
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.meta().namespace == ns && names_it(o))
-        .map(|o| ObjectRef::from_obj(&*o))
-        .collect()
+/// Starts `/metrics`, `/livez`, `/readyz` when configured; returns the readiness flag.
+async fn admin_server(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Arc<AtomicBool>, RunError> {
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = config.metrics_addr {
+        let state = AdminState {
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+        };
+        let server = crate::server::bind(addr, state, shutdown)
+            .await
+            .map_err(|source| RunError::Server { addr, source })?;
+        tokio::spawn(server);
+    }
+    Ok(ready)
+}
+
+/// How long service mode gets to stop (the SDK's process exits at once; running provisioning
+/// tasks get a few seconds to report).
+const SERVICE_STOP: Duration = Duration::from_secs(10);
+
+/// Runs both controllers until `stop` is cancelled; returns the sync tasks and service-mode
+/// loops to drain.
+async fn controllers(
+    client: kube::Client,
+    config: &Config,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> (Arc<tasks::Tasks>, Arc<service_mode::ServiceModes>) {
+    let (trigger, woken) =
+        futures::channel::mpsc::unbounded::<ObjectRef<DeserializeGuard<MondayConnector>>>();
+    let tasks = Arc::new(tasks::Tasks::new(
+        config.max_concurrent_syncs,
+        config.sync_timeout,
+        trigger.clone(),
+        metrics.clone(),
+    ));
+    let services = Arc::new(service_mode::ServiceModes::new(
+        trigger,
+        metrics.clone(),
+        tasks.clone(),
+        config.data_dir.clone(),
+        Some(service_mode::records::Recorder::start(client.clone())),
+        config.conductor_one.clone(),
+    ));
+    let ctx = Arc::new(kit::Context::new(
+        client.clone(),
+        events::Events::new(client, "monday-operator", &config.identity),
+        metrics,
+        tasks.clone(),
+        services.clone(),
+        config.data_dir.clone(),
+    ));
+    let ns = config.namespace.as_deref();
+    tokio::join!(
+        connector::run(ctx.clone(), ns, woken, stop.clone().cancelled_owned()),
+        access_grant::run(ctx, ns, stop.cancelled_owned()),
+    );
+    (tasks, services)
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

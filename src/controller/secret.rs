@@ -1,14 +1,13 @@
-//! Reading the connector's Secret: the token (as a [`SecretString`] from the first byte) and the
-//! old set-up's `BATON_PROVISIONING` flag.
+//! Reading the connector's Secret: the token (as a [`SecretString`] from the first byte), the
+//! set-up guide's `BATON_PROVISIONING` flag, and the ConductorOne client id and secret of service
+//! mode (the secret, too, a [`SecretString`] from the first byte).
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use secrecy::SecretString;
 
-/// Keys of the hosted-connector Secret that this operator does not need.
-pub const IGNORED_KEYS: &[&str] = &["BATON_CLIENT_ID", "BATON_CLIENT_SECRET"];
-/// Key of the provisioning flag in the hosted-connector Secret.
-pub const PROVISIONING_KEY: &str = "BATON_PROVISIONING";
+use crate::reason::Reason;
+use crate::settings::{self, InvalidBool};
 
 /// What a usable Secret gave us.
 pub struct SecretInput {
@@ -17,13 +16,61 @@ pub struct SecretInput {
     pub resource_version: String,
     /// `BATON_PROVISIONING`: absent, a boolean, or a value that is not a boolean.
     pub provisioning: Result<Option<bool>, InvalidBool>,
-    /// Keys present that we ignore (see [`IGNORED_KEYS`]).
-    pub ignored_keys: Vec<&'static str>,
+    /// `BATON_CLIENT_ID` / `BATON_CLIENT_SECRET`, as far as present.
+    pub conductor_one: C1Keys,
 }
 
-/// A `BATON_PROVISIONING` value that is not one of Go's `strconv.ParseBool` spellings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidBool;
+/// The ConductorOne credentials of a Secret (either may be missing; service mode decides).
+#[derive(Clone, Default)]
+pub struct C1Keys {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// The Secret they came from, and its version (a rotation restarts service mode).
+    pub secret: String,
+    pub resource_version: String,
+}
+
+impl std::fmt::Debug for C1Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("C1Keys")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.is_some())
+            .field("secret", &self.secret)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The ConductorOne keys of a Secret's data (text, trimmed; empty counts as missing).
+fn c1_keys(
+    data: &std::collections::BTreeMap<String, k8s_openapi::ByteString>,
+    secret: &str,
+    resource_version: &str,
+) -> C1Keys {
+    let text = |k: &str| {
+        data.get(k)
+            .and_then(|v| std::str::from_utf8(&v.0).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    C1Keys {
+        client_id: text(settings::CLIENT_ID),
+        client_secret: text(settings::CLIENT_SECRET).map(SecretString::from),
+        secret: secret.to_string(),
+        resource_version: resource_version.to_string(),
+    }
+}
+
+/// The ConductorOne keys of Secret `name` (service mode's `spec.conductorOne.secretName`).
+pub async fn read_c1_keys(
+    api: &Api<Secret>,
+    name: &str,
+) -> Result<Result<C1Keys, SecretProblem>, kube::Error> {
+    let Some(secret) = api.get_opt(name).await? else {
+        return Ok(Err(SecretProblem::NotFound { name: name.into() }));
+    };
+    let rv = secret.metadata.resource_version.unwrap_or_default();
+    Ok(Ok(c1_keys(&secret.data.unwrap_or_default(), name, &rv)))
+}
 
 /// Why a Secret cannot be used. Each variant is a `Connected` condition reason.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -39,31 +86,14 @@ pub enum SecretProblem {
 }
 
 impl SecretProblem {
-    /// CamelCase reason for the `Connected` condition.
-    pub fn reason(&self) -> &'static str {
+    /// The reason for the `Connected` condition.
+    pub fn reason(&self) -> Reason {
         match self {
-            SecretProblem::NotFound { .. } => "SecretNotFound",
-            SecretProblem::KeyMissing { .. } => "SecretKeyMissing",
-            SecretProblem::Empty { .. } => "EmptyToken",
-            SecretProblem::NotText { .. } => "MalformedToken",
+            SecretProblem::NotFound { .. } => Reason::SecretNotFound,
+            SecretProblem::KeyMissing { .. } => Reason::SecretKeyMissing,
+            SecretProblem::Empty { .. } => Reason::EmptyToken,
+            SecretProblem::NotText { .. } => Reason::MalformedToken,
         }
-    }
-}
-
-/// Reasons this module produces (so callers can tell a Secret problem from a Monday one).
-pub const REASONS: &[&str] = &[
-    "SecretNotFound",
-    "SecretKeyMissing",
-    "EmptyToken",
-    "MalformedToken",
-];
-
-/// Parses a boolean the way Go's `strconv.ParseBool` (and so the Baton tools) does.
-pub fn parse_go_bool(s: &str) -> Result<bool, InvalidBool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(InvalidBool),
     }
 }
 
@@ -83,32 +113,26 @@ pub fn interpret(
         name: name.into(),
         key: key.into(),
     })?;
-    // A token pasted from a file often ends with a newline; Monday tokens never contain spaces.
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
-        return Err(SecretProblem::Empty {
-            name: name.into(),
-            key: key.into(),
-        });
-    }
-    let token = SecretString::from(trimmed.to_string());
-    let provisioning = match data.get(PROVISIONING_KEY) {
+    let token =
+        settings::token_from_text(&SecretString::from(text.to_string())).ok_or_else(|| {
+            SecretProblem::Empty {
+                name: name.into(),
+                key: key.into(),
+            }
+        })?;
+    let provisioning = match data.get(settings::PROVISIONING) {
         None => Ok(None),
         Some(v) => std::str::from_utf8(&v.0)
             .map_err(|_| InvalidBool)
-            .and_then(|s| parse_go_bool(s.trim()))
+            .and_then(|s| settings::parse_go_bool(s.trim()))
             .map(Some),
     };
-    let ignored_keys = IGNORED_KEYS
-        .iter()
-        .copied()
-        .filter(|k| data.contains_key(*k))
-        .collect();
+    let resource_version = secret.metadata.resource_version.unwrap_or_default();
     Ok(SecretInput {
         token,
-        resource_version: secret.metadata.resource_version.unwrap_or_default(),
+        conductor_one: c1_keys(&data, name, &resource_version),
+        resource_version,
         provisioning,
-        ignored_keys,
     })
 }
 
@@ -142,19 +166,6 @@ mod tests {
     }
 
     #[test]
-    fn go_bool_spellings() {
-        for t in ["1", "t", "T", "TRUE", "true", "True"] {
-            assert_eq!(parse_go_bool(t), Ok(true));
-        }
-        for f in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(parse_go_bool(f), Ok(false));
-        }
-        for bad in ["yes", "tRUE", "", "on", "2"] {
-            assert_eq!(parse_go_bool(bad), Err(InvalidBool));
-        }
-    }
-
-    #[test]
     fn seed_secret_works_unchanged() {
         let s = secret(&[
             ("BATON_CLIENT_ID", b"id"),
@@ -165,15 +176,20 @@ mod tests {
         let got = interpret(Some(s), "s", "BATON_MONDAY_API_KEY").expect("usable");
         assert_eq!(got.token.expose_secret(), "tok");
         assert_eq!(got.provisioning, Ok(Some(true)));
+        assert_eq!(got.conductor_one.client_id.as_deref(), Some("id"));
         assert_eq!(
-            got.ignored_keys,
-            vec!["BATON_CLIENT_ID", "BATON_CLIENT_SECRET"]
+            got.conductor_one
+                .client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_string()),
+            Some("sec".into())
         );
+        assert!(!format!("{:?}", got.conductor_one).contains("sec\""));
     }
 
     #[test]
     fn problems_have_reasons() {
-        let r = |s: Option<Secret>| interpret(s, "s", "K").err().map(|e| e.reason());
+        let r = |s: Option<Secret>| interpret(s, "s", "K").err().map(|e| e.reason().as_str());
         assert_eq!(r(None), Some("SecretNotFound"));
         assert_eq!(r(Some(secret(&[("X", b"a")]))), Some("SecretKeyMissing"));
         assert_eq!(r(Some(secret(&[("K", b" \n")]))), Some("EmptyToken"));

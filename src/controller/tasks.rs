@@ -1,48 +1,74 @@
-//! Sync tasks: at most one per connector, a global bound on how many run at once, and the
-//! results handed back to the reconciler (which alone writes status).
+//! Background syncs of connectors: at most one per connector, a global bound on how many run at
+//! once, and each result held until the connector's status shows it.
+//!
+//! The handshake with the reconciler (the only writer of status):
+//! 1. the reconciler's plan asks for a sync → [`Tasks::start`] (refused while one runs);
+//! 2. the sync ends → its [`Outcome`] is kept here under a fresh sequence number and the
+//!    connector is woken ([`Tasks::new`]'s trigger);
+//! 3. every reconcile reads [`Tasks::view`]; the plan writes the outcome into status;
+//! 4. once a reconcile reads an object whose status already shows it, the plan says so and the
+//!    reconciler calls [`Tasks::consume`]. Until then a reconcile on a stale cached object
+//!    applies the outcome again instead of writing a status that lacks the sync.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::UnboundedSender;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
+use super::kit::ObjectKey;
 use crate::api::MondayConnector;
-use crate::engine::{self, Connection, SyncOptions, SyncReport};
-
-/// Identifies a connector: namespace and name.
-pub type Key = (String, String);
+use crate::engine::{self, Connection, SyncError, SyncOptions, SyncReport};
+use crate::reason::Reason;
 
 /// A finished sync, waiting to be written into status.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    pub finished: jiff::Timestamp,
-    /// Identifies this outcome: `finished` has whole seconds only, and two syncs (a sync-now
-    /// right after a scheduled one) can end within the same second.
+    /// Identifies this outcome: two syncs (a sync-now right after a scheduled one) can end
+    /// within the same second, which is all status times can tell apart.
     pub seq: u64,
+    /// When it ended, whole seconds.
+    pub finished: jiff::Timestamp,
     pub duration: Duration,
     pub result: Result<SyncReport, SyncFailure>,
     /// The inputs it ran with (see `MondayConnectorStatus::synced_revision`).
     pub revision: String,
     /// The sync-now annotation value it answered.
     pub request: Option<String>,
-    /// Whether its Events went out.
-    pub published: bool,
 }
 
 /// A failed sync, reduced to what status may show (no secret material: engine errors are built
 /// from codes and ids).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SyncFailure {
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
-    pub transient: bool,
+    /// How long Monday asked us to wait (its daily limit's reset).
+    pub retry_after: Option<Duration>,
+}
+
+impl From<&SyncError> for SyncFailure {
+    fn from(e: &SyncError) -> Self {
+        SyncFailure {
+            reason: e.reason(),
+            message: e.to_string(),
+            retry_after: e.retry_after(),
+        }
+    }
+}
+
+/// What the reconciler sees of a connector's sync.
+#[derive(Clone, Debug, Default)]
+pub struct TaskView {
+    pub running: bool,
+    /// The finished sync not yet consumed.
+    pub outcome: Option<Outcome>,
 }
 
 #[derive(Default)]
@@ -50,35 +76,33 @@ struct Entry {
     running: bool,
     abort: Option<tokio::task::AbortHandle>,
     outcome: Option<Outcome>,
-    /// Consecutive transient failures; reset on success.
-    failures: u32,
-    /// The (generation, Secret version) we last emitted the ignored-keys Event for.
-    warned: Option<String>,
 }
 
-/// Everything a sync needs besides the shared tracker.
+/// Everything one sync needs.
 pub struct SyncJob {
-    pub key: Key,
+    pub key: ObjectKey,
     pub connection: Connection,
     pub path: PathBuf,
     pub options: SyncOptions,
     pub revision: String,
     pub request: Option<String>,
+    /// Told the result as well (a ConductorOne sync task waits for it to upload the file).
+    pub done: Option<tokio::sync::oneshot::Sender<Result<SyncReport, SyncFailure>>>,
 }
 
 /// The tracker shared by the reconciler and the tasks.
 pub struct Tasks {
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: Mutex<HashMap<ObjectKey, Entry>>,
     limit: Arc<Semaphore>,
-    in_flight: AtomicUsize,
+    tracker: TaskTracker,
     next_seq: AtomicU64,
-    stopping: AtomicBool,
     timeout: Duration,
     trigger: UnboundedSender<ObjectRef<DeserializeGuard<MondayConnector>>>,
     metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Tasks {
+    /// `trigger` wakes a connector's reconcile when its sync ends.
     pub fn new(
         max_concurrent: usize,
         timeout: Duration,
@@ -88,33 +112,33 @@ impl Tasks {
         Tasks {
             entries: Mutex::default(),
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
-            in_flight: AtomicUsize::new(0),
+            tracker: TaskTracker::new(),
             next_seq: AtomicU64::new(0),
-            stopping: AtomicBool::new(false),
             timeout,
             trigger,
             metrics,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, Entry>> {
         // A panic while holding this lock leaves plain data behind; keep going.
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn is_running(&self, key: &Key) -> bool {
-        self.lock().get(key).is_some_and(|e| e.running)
+    /// What the reconciler needs to know of `key`'s sync.
+    pub fn view(&self, key: &ObjectKey) -> TaskView {
+        self.lock()
+            .get(key)
+            .map(|e| TaskView {
+                running: e.running,
+                outcome: e.outcome.clone(),
+            })
+            .unwrap_or_default()
     }
 
-    /// The finished sync not yet written to status, if any.
-    pub fn outcome(&self, key: &Key) -> Option<Outcome> {
-        self.lock().get(key).and_then(|e| e.outcome.clone())
-    }
-
-    /// Forgets the outcome once the status the reconciler reads holds it (only if no newer one
-    /// replaced it meanwhile). Until then a reconcile on a stale cached object re-applies it,
-    /// instead of writing a status that lacks the sync.
-    pub fn consume(&self, key: &Key, seq: u64) {
+    /// Forgets outcome `seq` once the status the reconciler read shows it (unless a newer one
+    /// replaced it meanwhile).
+    pub fn consume(&self, key: &ObjectKey, seq: u64) {
         if let Some(e) = self.lock().get_mut(key)
             && e.outcome.as_ref().is_some_and(|o| o.seq == seq)
         {
@@ -122,66 +146,54 @@ impl Tasks {
         }
     }
 
-    /// Marks the outcome's Events as published, so a re-applied outcome does not repeat them.
-    /// Returns false when they were already published.
-    pub fn mark_published(&self, key: &Key, seq: u64) -> bool {
-        let mut map = self.lock();
-        let Some(o) = map
-            .get_mut(key)
-            .and_then(|e| e.outcome.as_mut())
-            .filter(|o| o.seq == seq)
-        else {
-            return false;
-        };
-        !std::mem::replace(&mut o.published, true)
-    }
-
-    pub fn failures(&self, key: &Key) -> u32 {
-        self.lock().get(key).map(|e| e.failures).unwrap_or(0)
-    }
-
-    /// True the first time it is called for `marker` (per connector), false afterwards.
-    pub fn first_warning(&self, key: &Key, marker: &str) -> bool {
-        let mut map = self.lock();
-        let e = map.entry(key.clone()).or_default();
-        if e.warned.as_deref() == Some(marker) {
-            return false;
-        }
-        e.warned = Some(marker.to_string());
-        true
-    }
-
-    /// Undoes [`Self::first_warning`] when the Event could not be published.
-    pub fn forget_warning(&self, key: &Key) {
-        if let Some(e) = self.lock().get_mut(key) {
-            e.warned = None;
-        }
-    }
-
-    /// Starts a sync unless one runs for this connector or the operator is stopping.
+    /// Starts a sync unless one runs for this connector or the operator is draining.
     pub fn start(self: &Arc<Self>, job: SyncJob) -> bool {
-        if self.stopping.load(Ordering::SeqCst) {
-            return false;
+        self.try_start(job).is_ok()
+    }
+
+    /// Runs a sync as soon as the connector's running one (if any) has ended, and waits for it;
+    /// its outcome reaches status like any other sync's. `None` when the operator is draining.
+    pub async fn run_now(
+        self: &Arc<Self>,
+        mut job: SyncJob,
+    ) -> Option<Result<SyncReport, SyncFailure>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        job.done = Some(tx);
+        let mut job = Box::new(job);
+        loop {
+            match self.try_start(*job) {
+                Ok(()) => return rx.await.ok(),
+                Err(back) if !self.tracker.is_closed() => job = back,
+                Err(_) => return None,
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Starts `job`, or gives it back when a sync of its connector runs (or the operator drains).
+    fn try_start(self: &Arc<Self>, job: SyncJob) -> Result<(), Box<SyncJob>> {
+        if self.tracker.is_closed() {
+            return Err(Box::new(job));
         }
         let mut map = self.lock();
         let entry = map.entry(job.key.clone()).or_default();
         if entry.running {
-            return false;
+            return Err(Box::new(job));
         }
         entry.running = true;
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
         let this = self.clone();
-        let handle = tokio::spawn(async move { this.run(job).await });
+        let handle = self.tracker.spawn(async move { this.run(job).await });
         entry.abort = Some(handle.abort_handle());
-        true
+        Ok(())
     }
 
-    async fn run(self: Arc<Self>, job: SyncJob) {
-        // Released on every path, also when the task is aborted (connector deleted).
+    async fn run(self: Arc<Self>, mut job: SyncJob) {
+        // Gives memory back when the last running sync ends, also when this one is aborted.
         struct Done<'a>(&'a Tasks);
         impl Drop for Done<'_> {
             fn drop(&mut self) {
-                if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                // The tracker still counts this task while its future drops.
+                if self.0.tracker.len() <= 1 {
                     super::memory::trim_soon();
                 }
             }
@@ -190,65 +202,39 @@ impl Tasks {
         let Ok(_permit) = self.limit.clone().acquire_owned().await else {
             return;
         };
-        if self.stopping.load(Ordering::SeqCst) {
+        if self.tracker.is_closed() {
             self.finish(&job, None);
             return;
         }
         self.metrics.syncs_in_flight.inc();
-        let (ns, name) = &job.key;
-        tracing::info!(namespace = %ns, name = %name, "sync started");
+        tracing::info!(connector = %job.key, "sync started");
         let started = Instant::now();
-        let result = match tokio::fs::create_dir_all(job.path.parent().unwrap_or(&job.path)).await {
-            Err(e) => Err(SyncFailure {
-                reason: "SnapshotWriteFailed",
-                message: format!("cannot create the snapshot folder: {e}"),
-                transient: true,
-            }),
-            Ok(()) => match tokio::time::timeout(
-                self.timeout,
-                engine::sync_to_file_observed(
-                    &job.connection,
-                    &job.path,
-                    &job.options,
-                    Some(Arc::new(crate::metrics::RequestObserver(
-                        self.metrics.clone(),
-                    ))),
-                ),
-            )
-            .await
-            {
-                Ok(Ok(report)) => Ok(report),
-                Ok(Err(e)) => Err(SyncFailure {
-                    reason: e.reason(),
-                    message: e.to_string(),
-                    transient: e.is_transient(),
-                }),
-                Err(_) => Err(SyncFailure {
-                    reason: "SyncTimeout",
-                    message: format!("the sync did not finish within {}s", self.timeout.as_secs()),
-                    transient: true,
-                }),
-            },
-        };
+        let result = self.sync(&job).await;
         let duration = started.elapsed();
         self.metrics.syncs_in_flight.dec();
-        self.record_metrics(&job.key, &result, duration);
+        self.metrics.record_sync(
+            &job.key.namespace,
+            &job.key.name,
+            result
+                .as_ref()
+                .map(|r| r.counts.grants)
+                .map_err(|f| f.reason),
+            duration,
+        );
         match &result {
             Ok(r) => {
-                tracing::info!(namespace = %ns, name = %name, users = r.counts.users, grants = r.counts.grants, seconds = duration.as_secs_f64(), "sync succeeded")
+                tracing::info!(connector = %job.key, users = r.counts.users, grants = r.counts.grants, seconds = duration.as_secs_f64(), "sync succeeded")
             }
             Err(f) => {
-                tracing::warn!(namespace = %ns, name = %name, reason = f.reason, error = %f.message, "sync failed")
+                tracing::warn!(connector = %job.key, reason = %f.reason, error = %f.message, "sync failed")
             }
         }
-        // Whole seconds: status timestamps are stored at second precision, and comparing against
-        // what the apiserver returns must not see a difference that is only rounding.
-        let finished = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second())
-            .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        if let Some(done) = job.done.take() {
+            let _ = done.send(result.clone());
+        }
         let outcome = Outcome {
-            finished,
             seq: self.next_seq.fetch_add(1, Ordering::SeqCst),
-            published: false,
+            finished: crate::time::floor_second(jiff::Timestamp::now()),
             duration,
             result,
             revision: job.revision.clone(),
@@ -257,82 +243,60 @@ impl Tasks {
         self.finish(&job, Some(outcome));
     }
 
+    async fn sync(&self, job: &SyncJob) -> Result<SyncReport, SyncFailure> {
+        if let Err(e) = tokio::fs::create_dir_all(job.path.parent().unwrap_or(&job.path)).await {
+            return Err(SyncFailure {
+                reason: Reason::SnapshotWriteFailed,
+                message: format!("cannot create the snapshot folder: {e}"),
+                retry_after: None,
+            });
+        }
+        match tokio::time::timeout(
+            self.timeout,
+            engine::sync_to_file(&job.connection, &job.path, &job.options),
+        )
+        .await
+        {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) => Err(SyncFailure::from(&e)),
+            Err(_) => Err(SyncFailure {
+                reason: Reason::SyncTimeout,
+                message: format!("the sync did not finish within {}s", self.timeout.as_secs()),
+                retry_after: None,
+            }),
+        }
+    }
+
     fn finish(&self, job: &SyncJob, outcome: Option<Outcome>) {
         {
             let mut map = self.lock();
             let e = map.entry(job.key.clone()).or_default();
             e.running = false;
             e.abort = None;
-            if let Some(o) = outcome {
-                match &o.result {
-                    Ok(_) => e.failures = 0,
-                    Err(f) if f.transient => e.failures = e.failures.saturating_add(1),
-                    Err(_) => e.failures = 0,
-                }
-                e.outcome = Some(o);
+            if outcome.is_some() {
+                e.outcome = outcome;
             }
         }
-        let (ns, name) = &job.key;
-        let _ = self.trigger.unbounded_send(ObjectRef::new(name).within(ns));
-    }
-
-    fn record_metrics(
-        &self,
-        key: &Key,
-        result: &Result<SyncReport, SyncFailure>,
-        duration: Duration,
-    ) {
-        use crate::metrics::{ConnectorLabels, SyncLabels};
-        let m = &self.metrics;
-        let labels = match result {
-            Ok(r) => {
-                m.grants
-                    .get_or_create(&ConnectorLabels {
-                        namespace: key.0.clone(),
-                        name: key.1.clone(),
-                    })
-                    .set(i64::try_from(r.counts.grants).unwrap_or(i64::MAX));
-                SyncLabels {
-                    result: "success".into(),
-                    reason: "SyncSucceeded".into(),
-                }
-            }
-            Err(f) => SyncLabels {
-                result: "failure".into(),
-                reason: f.reason.into(),
-            },
-        };
-        m.syncs.get_or_create(&labels).inc();
-        m.sync_duration
-            .get_or_create(&labels)
-            .observe(duration.as_secs_f64());
+        let _ = self
+            .trigger
+            .unbounded_send(ObjectRef::new(&job.key.name).within(&job.key.namespace));
     }
 
     /// Stops a connector's sync (deleted connector) and forgets it.
-    pub fn remove(&self, key: &Key) {
+    pub fn remove(&self, key: &ObjectKey) {
         if let Some(e) = self.lock().remove(key)
             && let Some(a) = e.abort
         {
             a.abort();
         }
-        self.metrics
-            .grants
-            .remove(&crate::metrics::ConnectorLabels {
-                namespace: key.0.clone(),
-                name: key.1.clone(),
-            });
+        self.metrics.forget_connector(&key.namespace, &key.name);
     }
 
     /// Refuses new syncs and waits up to `timeout` for running ones; true when none is left.
     pub async fn drain(&self, timeout: Duration) -> bool {
-        self.stopping.store(true, Ordering::SeqCst);
-        let deadline = Instant::now() + timeout;
-        while self.in_flight.load(Ordering::SeqCst) > 0 {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        true
+        self.tracker.close();
+        tokio::time::timeout(timeout, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }

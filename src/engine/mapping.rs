@@ -25,18 +25,75 @@
 
 use std::collections::BTreeSet;
 
+use crate::baton::pb;
 use crate::baton::{
     self, EntitlementBuilder, EntitlementHandle, ModelError, Purpose, ResourceBuilder,
     ResourceHandle, Snapshot, StatusValue, Trait, UserTraitBuilder,
 };
 use crate::monday::types::{AccountInfo, Board, Id, Team, User, UserStatus, Workspace};
 
+// One enum from the CRD's `resourceTypes` and the CLI's `--resource-types` down to the mapping.
+/// A Baton resource type this connector can sync.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    /// Accounts (always synced).
+    User,
+    /// Base roles: admin, member, viewer, guest.
+    Role,
+    /// Teams and their members and owners.
+    Team,
+    /// Workspaces and their owners and subscribers.
+    Workspace,
+    /// Boards and their owners and subscribers.
+    Board,
+}
+
+impl ResourceType {
+    /// Baton's resource type id.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Role => "role",
+            Self::Team => "team",
+            Self::Workspace => "workspace",
+            Self::Board => "board",
+        }
+    }
+
+    /// The type with this Baton id.
+    pub fn from_id(id: &str) -> Option<Self> {
+        [
+            Self::User,
+            Self::Role,
+            Self::Team,
+            Self::Workspace,
+            Self::Board,
+        ]
+        .into_iter()
+        .find(|t| t.id() == id)
+    }
+}
+
 /// Resource type ids, as Baton sees them.
-pub const USER: &str = "user";
-pub const ROLE: &str = "role";
-pub const TEAM: &str = "team";
-pub const WORKSPACE: &str = "workspace";
-pub const BOARD: &str = "board";
+pub const USER: &str = ResourceType::User.id();
+pub const ROLE: &str = ResourceType::Role.id();
+pub const TEAM: &str = ResourceType::Team.id();
+pub const WORKSPACE: &str = ResourceType::Workspace.id();
+pub const BOARD: &str = ResourceType::Board.id();
 
 /// Id of Monday's "everyone at the account" team.
 pub const EVERYONE_TEAM: &str = "-1";
@@ -69,14 +126,14 @@ pub struct Include {
 }
 
 impl Include {
-    /// All types, or the named subset.
-    pub fn from_names(names: Option<&BTreeSet<String>>) -> Self {
-        let has = |t: &str| names.is_none_or(|n| n.contains(t));
+    /// All types, or the given subset.
+    pub fn from_types(types: Option<&BTreeSet<ResourceType>>) -> Self {
+        let has = |t: ResourceType| types.is_none_or(|n| n.contains(&t));
         Self {
-            roles: has(ROLE),
-            teams: has(TEAM),
-            workspaces: has(WORKSPACE),
-            boards: has(BOARD),
+            roles: has(ResourceType::Role),
+            teams: has(ResourceType::Team),
+            workspaces: has(ResourceType::Workspace),
+            boards: has(ResourceType::Board),
         }
     }
 }
@@ -158,6 +215,72 @@ fn references_everyone(data: &MondayData, include: &Include) -> bool {
     ws || boards
 }
 
+/// The resource types a sync with `include` declares (`user` always).
+pub fn resource_types(include: &Include) -> Vec<pb::ResourceType> {
+    let mut types = vec![baton::resource_type(USER, "User", &[Trait::User])];
+    if include.roles {
+        types.push(baton::resource_type(ROLE, "Role", &[Trait::Role]));
+    }
+    if include.teams {
+        types.push(baton::resource_type(TEAM, "Team", &[Trait::Group]));
+    }
+    if include.workspaces {
+        types.push(baton::resource_type(WORKSPACE, "Workspace", &[]));
+    }
+    if include.boards {
+        types.push(baton::resource_type(BOARD, "Board", &[]));
+    }
+    types
+}
+
+/// Every resource type a full sync declares.
+pub fn all_resource_types() -> Vec<pb::ResourceType> {
+    resource_types(&Include::from_types(None))
+}
+
+/// The `user:<id>` resource of an account, exactly as a sync writes it (status, USER trait,
+/// profile), so answers to ConductorOne name users the way the snapshot does.
+pub fn user_resource(
+    id: &Id,
+    name: &str,
+    email: &str,
+    kind: &str,
+    status: &UserStatus,
+    title: Option<&str>,
+) -> pb::Resource {
+    let (value, details) = match status {
+        UserStatus::Active => (StatusValue::Enabled, ""),
+        UserStatus::Pending => (StatusValue::Disabled, "pending invitation"),
+        UserStatus::Inactive => (StatusValue::Disabled, "deactivated"),
+        UserStatus::Other(_) => (StatusValue::Unspecified, "unknown status"),
+    };
+    let mut trait_ = UserTraitBuilder::new()
+        .login(email.to_string())
+        .account_type(account_type(kind));
+    if !email.is_empty() {
+        trait_ = trait_.email(email.to_string(), true);
+    }
+    let mut profile = vec![
+        ("email", prost_types::Value::from(email.to_string())),
+        ("kind", kind.to_string().into()),
+        ("status", status.as_str().to_string().into()),
+    ];
+    if let Some(title) = title.filter(|t| !t.is_empty()) {
+        profile.push(("title", title.to_string().into()));
+    }
+    let display = if name.is_empty() { email } else { name };
+    ResourceBuilder::new(USER, id.as_str(), display.to_string())
+        .status_with_details(value, details)
+        .profile(baton::profile(profile))
+        .user_trait(trait_)
+        .build()
+}
+
+/// The `team:<id>` resource of a team, as a sync writes it (GROUP trait).
+pub fn team_resource(id: &str, name: &str) -> pb::Resource {
+    ResourceBuilder::new(TEAM, id, name).group_trait().build()
+}
+
 struct Mapper {
     snap: Snapshot,
     stats: MappingStats,
@@ -165,59 +288,22 @@ struct Mapper {
 
 impl Mapper {
     fn resource_types(&mut self, include: &Include) -> Result<(), ModelError> {
-        self.snap
-            .add_resource_type(baton::resource_type(USER, "User", &[Trait::User]))?;
-        if include.roles {
-            self.snap
-                .add_resource_type(baton::resource_type(ROLE, "Role", &[Trait::Role]))?;
-        }
-        if include.teams {
-            self.snap
-                .add_resource_type(baton::resource_type(TEAM, "Team", &[Trait::Group]))?;
-        }
-        if include.workspaces {
-            self.snap
-                .add_resource_type(baton::resource_type(WORKSPACE, "Workspace", &[]))?;
-        }
-        if include.boards {
-            self.snap
-                .add_resource_type(baton::resource_type(BOARD, "Board", &[]))?;
+        for rt in resource_types(include) {
+            self.snap.add_resource_type(rt)?;
         }
         Ok(())
     }
 
     fn users(&mut self, users: &[User]) -> Result<(), ModelError> {
         for u in users {
-            let (status, details) = match &u.status {
-                UserStatus::Active => (StatusValue::Enabled, ""),
-                UserStatus::Pending => (StatusValue::Disabled, "pending invitation"),
-                UserStatus::Inactive => (StatusValue::Disabled, "deactivated"),
-                UserStatus::Other(_) => (StatusValue::Unspecified, "unknown status"),
-            };
-            let mut trait_ = UserTraitBuilder::new()
-                .login(u.email.clone())
-                .account_type(account_type(&u.kind));
-            if !u.email.is_empty() {
-                trait_ = trait_.email(u.email.clone(), true);
-            }
-            let mut profile = vec![
-                ("email", prost_types::Value::from(u.email.clone())),
-                ("kind", u.kind.clone().into()),
-                ("status", u.status.as_str().to_string().into()),
-            ];
-            if let Some(title) = u.title.as_deref().filter(|t| !t.is_empty()) {
-                profile.push(("title", title.to_string().into()));
-            }
-            let display = if u.name.is_empty() {
-                u.email.clone()
-            } else {
-                u.name.clone()
-            };
-            let r = ResourceBuilder::new(USER, u.id.as_str(), display)
-                .status_with_details(status, details)
-                .profile(baton::profile(profile))
-                .user_trait(trait_)
-                .build();
+            let r = user_resource(
+                &u.id,
+                &u.name,
+                &u.email,
+                &u.kind,
+                &u.status,
+                u.title.as_deref(),
+            );
             match self.snap.add_resource(r) {
                 Ok(_) | Err(ModelError::DuplicateResource(_)) => {}
                 Err(e) => return Err(e),
@@ -280,8 +366,7 @@ impl Mapper {
         id: &str,
         name: &str,
     ) -> Result<(EntitlementHandle, EntitlementHandle), ModelError> {
-        let r = ResourceBuilder::new(TEAM, id, name).group_trait().build();
-        self.snap.add_resource(r)?;
+        self.snap.add_resource(team_resource(id, name))?;
         let member = EntitlementBuilder::new(TEAM, id, "member", Purpose::Assignment)
             .display_name(format!("{name} member"))
             .description(format!("Member of the team {name}"))

@@ -5,12 +5,16 @@
 
 pub mod mapping;
 pub mod provision;
+pub mod session;
 pub mod sync;
 
+pub use mapping::ResourceType;
 pub use provision::{
-    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeOutcome,
+    BaseRole, Entitlement, GrantOptions, GrantOutcome, Principal, ProvisionError, RevokeMode,
+    RevokeOutcome,
 };
+pub use session::Session;
 pub use sync::{
-    Connection, DiskOptions, SyncCounts, SyncError, SyncOptions, SyncReport,
-    set_default_disk_options, sync_to_file, sync_to_file_observed, sync_to_file_with,
+    Connection, DiskOptions, Omit, SyncCounts, SyncError, SyncOptions, SyncReport,
+    latest_sync_only, set_default_disk_options, sync_to_file,
 };

@@ -18,6 +18,7 @@ use crate::monday::{
     Client, Id, MondayError, Role, SubscriberKind, UserError, UserStatus, UserSummary,
     WorkspaceList,
 };
+use crate::reason::Reason;
 
 /// A Monday base role, as Baton names it (`role:<slug>:assigned`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,14 +118,100 @@ pub enum Entitlement {
     AccountDeactivated,
 }
 
+/// The shape of the id part of an entitlement form.
+#[derive(Debug, Clone, Copy)]
+enum IdShape {
+    /// One of these names (base roles).
+    OneOf(&'static [&'static str]),
+    /// A Monday id: 1–20 digits (team `-1`, "everyone", is synthetic: it cannot be joined or
+    /// owned, so it is not a provisionable id).
+    Numeric,
+    /// No id (`account:<slug>` names the principal's own account).
+    None,
+}
+
+/// One form of provisionable entitlement: `<kind>[:<id>]:<slug>`.
+struct Form {
+    kind: &'static str,
+    id: IdShape,
+    slugs: &'static [&'static str],
+}
+
+/// The entitlement grammar: the parser walks this table and the CRD's validation rule is
+/// generated from it ([`entitlement_pattern`]), so the two cannot drift apart.
+const GRAMMAR: &[Form] = &[
+    Form {
+        kind: "role",
+        id: IdShape::OneOf(&["admin", "member", "viewer", "guest"]),
+        slugs: &["assigned"],
+    },
+    Form {
+        kind: "team",
+        id: IdShape::Numeric,
+        slugs: &["member", "owner"],
+    },
+    Form {
+        kind: "workspace",
+        id: IdShape::Numeric,
+        slugs: &["owner", "subscriber"],
+    },
+    Form {
+        kind: "board",
+        id: IdShape::Numeric,
+        slugs: &["owner", "subscriber"],
+    },
+    Form {
+        kind: "account",
+        id: IdShape::None,
+        slugs: &["active", "deactivated"],
+    },
+];
+
+fn alternatives(items: &[&str]) -> String {
+    match items {
+        [one] => (*one).to_string(),
+        many => format!("({})", many.join("|")),
+    }
+}
+
+/// A regular expression (RE2, as CEL's `matches` takes it) of every provisionable entitlement id.
+pub fn entitlement_pattern() -> String {
+    let forms: Vec<String> = GRAMMAR
+        .iter()
+        .map(|f| {
+            let id = match f.id {
+                IdShape::OneOf(names) => format!(":{}", alternatives(names)),
+                IdShape::Numeric => ":[0-9]{1,20}".to_string(),
+                IdShape::None => String::new(),
+            };
+            format!("{}{id}:{}", f.kind, alternatives(f.slugs))
+        })
+        .collect();
+    format!("^({})$", forms.join("|"))
+}
+
+/// The forms for people: `role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, …`.
+pub fn entitlement_forms() -> String {
+    GRAMMAR
+        .iter()
+        .map(|f| {
+            let id = match f.id {
+                IdShape::OneOf(names) => format!(":<{}>", names.join("|")),
+                IdShape::Numeric => ":<id>".to_string(),
+                IdShape::None => String::new(),
+            };
+            format!("{}{id}:{}", f.kind, f.slugs.join("|"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why an entitlement ID was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid entitlement {id:?}: {why}; expected role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active or account:deactivated"
-)]
+#[error("invalid entitlement {id:?}: {why}; expected {}", entitlement_forms())]
 pub struct EntitlementParseError {
     pub id: String,
-    pub why: &'static str,
+    pub why: String,
 }
 
 fn numeric_id(s: &str) -> bool {
@@ -135,56 +222,75 @@ impl FromStr for Entitlement {
     type Err = EntitlementParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |why| EntitlementParseError {
+        let err = |why: String| EntitlementParseError {
             id: s.to_string(),
             why,
         };
         let parts: Vec<&str> = s.split(':').collect();
-        match parts.as_slice() {
-            ["role", role, "assigned"] => BaseRole::from_slug(role)
-                .map(Entitlement::Role)
-                .ok_or_else(|| err("unknown base role")),
-            ["role", ..] => Err(err("role entitlements end in :assigned")),
-            ["account", "active"] => Ok(Entitlement::AccountActive),
-            ["account", "deactivated"] => Ok(Entitlement::AccountDeactivated),
-            [kind @ ("team" | "workspace" | "board"), id, slug] => {
-                // Team -1 ("everyone") is synthetic: it cannot be joined or owned.
-                if !numeric_id(id) {
-                    return Err(err("the resource id must be a positive number"));
-                }
-                let id = Id::from(*id);
-                match (*kind, *slug) {
-                    ("team", "member") => Ok(Entitlement::Team {
-                        team: id,
-                        role: TeamRole::Member,
-                    }),
-                    ("team", "owner") => Ok(Entitlement::Team {
-                        team: id,
-                        role: TeamRole::Owner,
-                    }),
-                    ("team", _) => Err(err("team entitlements are member or owner")),
-                    (_, "owner" | "subscriber") => {
-                        let access = if *slug == "owner" {
-                            Access::Owner
-                        } else {
-                            Access::Subscriber
-                        };
-                        Ok(if *kind == "board" {
-                            Entitlement::Board { board: id, access }
-                        } else {
-                            Entitlement::Workspace {
-                                workspace: id,
-                                access,
-                            }
-                        })
-                    }
-                    _ => Err(err(
-                        "board and workspace entitlements are owner or subscriber",
-                    )),
-                }
+        let form = GRAMMAR
+            .iter()
+            .find(|f| parts.first() == Some(&f.kind))
+            .ok_or_else(|| err("unknown resource type".into()))?;
+        let (id, slug) = match (form.id, parts.as_slice()) {
+            (IdShape::None, [_, slug]) => ("", *slug),
+            (IdShape::OneOf(_) | IdShape::Numeric, [_, id, slug]) => (*id, *slug),
+            _ => {
+                return Err(err(format!(
+                    "wrong number of parts for a {} entitlement",
+                    form.kind
+                )));
             }
-            _ => Err(err("unknown resource type or wrong number of parts")),
+        };
+        match form.id {
+            IdShape::OneOf(names) if !names.contains(&id) => {
+                return Err(err(format!(
+                    "{} must be one of {}",
+                    form.kind,
+                    names.join(", ")
+                )));
+            }
+            IdShape::Numeric if !numeric_id(id) => {
+                return Err(err("the resource id must be a positive number".into()));
+            }
+            _ => {}
         }
+        if !form.slugs.contains(&slug) {
+            return Err(err(format!(
+                "{} entitlements are {}",
+                form.kind,
+                form.slugs.join(" or ")
+            )));
+        }
+        let access = |slug: &str| {
+            if slug == "owner" {
+                Access::Owner
+            } else {
+                Access::Subscriber
+            }
+        };
+        Ok(match (form.kind, slug) {
+            ("role", _) => Entitlement::Role(
+                BaseRole::from_slug(id).ok_or_else(|| err("unknown base role".into()))?,
+            ),
+            ("account", "active") => Entitlement::AccountActive,
+            ("account", _) => Entitlement::AccountDeactivated,
+            ("team", slug) => Entitlement::Team {
+                team: Id::from(id),
+                role: if slug == "owner" {
+                    TeamRole::Owner
+                } else {
+                    TeamRole::Member
+                },
+            },
+            ("board", slug) => Entitlement::Board {
+                board: Id::from(id),
+                access: access(slug),
+            },
+            (_, slug) => Entitlement::Workspace {
+                workspace: Id::from(id),
+                access: access(slug),
+            },
+        })
     }
 }
 
@@ -378,8 +484,31 @@ pub struct GrantOutcome {
 pub struct RevokeOutcome {
     /// Monday no longer had the access (or its resource) before this call.
     pub already_absent: bool,
-    /// What was put back (`previous` of the grant), if anything.
+    /// What the principal holds afterwards in place of the revoked access, if anything: the
+    /// recorded `previous` put back, the subscription or membership kept beside a revoked owner
+    /// grant, or the base role a revoked role grant fell back to.
     pub restored: Option<String>,
+    /// Other Baton grants the principal lost because Monday cannot keep them without the revoked
+    /// one (revoking the subscription of a board owner also ends the ownership).
+    pub also_removed: Vec<String>,
+}
+
+/// What a revoke takes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeMode<'a> {
+    /// Baton semantics, for ConductorOne and the one-shot CLI: remove exactly the named grant
+    /// and keep every other grant the snapshot lists. An owner grant is revoked while the
+    /// membership/subscription stays (`remove_team_owners`; boards and workspaces re-add the
+    /// subscriber); revoking the member/subscriber grant of an owner removes both (Monday has no
+    /// owner who is not a member) and lists the owner grant in
+    /// [`also_removed`](RevokeOutcome::also_removed). A base role cannot be removed, only
+    /// replaced: admin and member fall back to viewer; viewer and guest are refused.
+    ExactGrant,
+    /// Undo a grant made earlier: put back exactly the state recorded when it was made
+    /// (`previous` of [`GrantOutcome`], MondayAccessGrant `status.previousRole`). `None` means
+    /// the principal had nothing, so an owner grant is removed with the subscription or
+    /// membership it brought; a role grant falls back to viewer.
+    RestorePrevious(Option<&'a str>),
 }
 
 /// How to grant.
@@ -432,45 +561,47 @@ pub enum ProvisionError {
         operation: &'static str,
         what: String,
     },
+    #[error(
+        "{entitlement} cannot be revoked: every Monday.com user holds exactly one base role; grant another role instead (role:admin|member:assigned fall back to viewer), or deactivate the account"
+    )]
+    BaseRoleRequired { entitlement: String },
     #[error(transparent)]
     Monday(#[from] MondayError),
 }
 
 impl ProvisionError {
-    /// Stable CamelCase reason for conditions, Events and metrics.
-    pub fn reason(&self) -> &'static str {
+    /// The reason for conditions, Events and metrics; its class says whether a retry may help.
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::InvalidEntitlement(_) => "InvalidEntitlement",
-            Self::TeamPrincipalNotAllowed { .. } => "TeamPrincipalNotAllowed",
-            Self::NoSuchUser { .. } => "UserNotFound",
-            Self::UserDeactivated { .. } => "UserDeactivated",
-            Self::PendingInvitation { .. } => "PendingInvitation",
-            Self::UnsupportedUserKind { .. } => "UnsupportedUserKind",
-            Self::ResourceNotFound { .. } => "ResourceNotFound",
+            Self::InvalidEntitlement(_) => Reason::InvalidEntitlement,
+            Self::TeamPrincipalNotAllowed { .. } => Reason::TeamPrincipalNotAllowed,
+            Self::NoSuchUser { .. } => Reason::UserNotFound,
+            Self::UserDeactivated { .. } => Reason::UserDeactivated,
+            Self::PendingInvitation { .. } => Reason::PendingInvitation,
+            Self::UnsupportedUserKind { .. } => Reason::UnsupportedUserKind,
+            Self::ResourceNotFound { .. } => Reason::ResourceNotFound,
             Self::Rejected { error, .. } => match error.code.as_str() {
-                "CANNOT_UPDATE_SELF" => "CannotUpdateSelf",
-                "USER_NOT_FOUND" => "UserNotFound",
-                "VIEWERS_OR_GUESTS" => "ViewersOrGuests",
-                "USER_NOT_MEMBER_OF_TEAM" => "UserNotMemberOfTeam",
-                "EXCEEDS_BATCH_LIMIT" => "ExceedsBatchLimit",
-                "INVALID_INPUT" => "InvalidInput",
-                "TEAM_MEMBERSHIP_REFUSED" => "TeamMembershipRefused",
-                "ERROR" => "InviteFailed",
-                _ => "MondayRefused",
+                "CANNOT_UPDATE_SELF" => Reason::CannotUpdateSelf,
+                "USER_NOT_FOUND" => Reason::UserNotFound,
+                "VIEWERS_OR_GUESTS" => Reason::ViewersOrGuests,
+                "USER_NOT_MEMBER_OF_TEAM" => Reason::UserNotMemberOfTeam,
+                "EXCEEDS_BATCH_LIMIT" => Reason::ExceedsBatchLimit,
+                "INVALID_INPUT" => Reason::InvalidInput,
+                "TEAM_MEMBERSHIP_REFUSED" => Reason::TeamMembershipRefused,
+                "ERROR" => Reason::InviteFailed,
+                // A failure on Monday's side for this user: worth another try.
+                "FAILED" => Reason::MondayFailed,
+                _ => Reason::MondayRefused,
             },
-            Self::NotApplied { .. } => "NotApplied",
+            Self::NotApplied { .. } => Reason::NotApplied,
+            Self::BaseRoleRequired { .. } => Reason::BaseRoleRequired,
             Self::Monday(e) => e.reason(),
         }
     }
 
     /// Whether retrying later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Monday(e) => e.is_transient(),
-            Self::NotApplied { .. } | Self::PendingInvitation { .. } => true,
-            Self::Rejected { error, .. } => error.code == "FAILED",
-            _ => false,
-        }
+        self.reason().is_transient()
     }
 }
 
@@ -586,16 +717,16 @@ async fn probe(
                 ),
                 Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
             };
-            let Some(owners) = client.workspace_list(workspace, owners_list).await? else {
+            // Both lists at once: one round trip instead of two.
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            let Some(owners) = owners else {
                 return Ok(None);
             };
             let owner = owners.contains(id);
-            let subscriber = owner
-                || client
-                    .workspace_list(workspace, subs_list)
-                    .await?
-                    .unwrap_or_default()
-                    .contains(id);
+            let subscriber = owner || subscribers.unwrap_or_default().contains(id);
             match access {
                 Access::Owner => Some((owner, subscriber.then(|| "subscriber".to_string()))),
                 Access::Subscriber => Some((subscriber, None)),
@@ -687,18 +818,41 @@ pub async fn apply(
     entitlement: &Entitlement,
     current: &Current,
 ) -> Result<GrantOutcome> {
-    // Role and status may have changed since `check` read them.
-    let holder = &refresh(client, &current.holder).await?;
+    apply_inner(client, entitlement, current, false).await
+}
+
+/// [`apply`]; `just_checked`: `current` was read a moment ago (by [`grant`]), so the re-read
+/// that guards against changes since an earlier [`check`] is skipped (three fewer requests).
+async fn apply_inner(
+    client: &Client,
+    entitlement: &Entitlement,
+    current: &Current,
+    just_checked: bool,
+) -> Result<GrantOutcome> {
+    // Role and status may have changed since `check` read them (an invitation changes them for
+    // sure: read again then too).
+    let just_checked = just_checked && !current.invited;
+    let refreshed;
+    let holder = if just_checked {
+        &current.holder
+    } else {
+        refreshed = refresh(client, &current.holder).await?;
+        &refreshed
+    };
     let what = format!("{entitlement} for {}", holder.baton_id());
     // An account invited for `account:active` is as active as Monday allows until accepted.
     let invited_pending = *entitlement == Entitlement::AccountActive
         && current.invited
         && matches!(holder, Holder::User(u) if u.status == UserStatus::Pending);
     let has_now = invited_pending
-        || probe(client, entitlement, holder)
-            .await?
-            .map(|(h, _)| h)
-            .unwrap_or(false);
+        || if just_checked {
+            current.pre_existing
+        } else {
+            probe(client, entitlement, holder)
+                .await?
+                .map(|(h, _)| h)
+                .unwrap_or(false)
+        };
     if !has_now {
         match (entitlement, holder) {
             (Entitlement::Role(role), Holder::User(u)) => {
@@ -802,17 +956,24 @@ pub async fn grant(
     opts: GrantOptions,
 ) -> Result<GrantOutcome> {
     let current = check(client, entitlement, principal, opts).await?;
-    apply(client, entitlement, &current).await
+    apply_inner(client, entitlement, &current, true).await
 }
 
-/// Takes `entitlement` away from `principal`, restoring `previous` (from the grant). A missing
-/// user, resource or access is success (`already_absent`). Confirms with a read afterwards.
+/// Takes `entitlement` away from `principal` as `mode` says (see [`RevokeMode`]): the one revoke
+/// of the operator, used by ConductorOne revoke tasks, the one-shot CLI and MondayAccessGrant
+/// expiry alike. A missing user, resource or access is success (`already_absent`). Confirms
+/// with a read afterwards that the grant is gone.
 pub async fn revoke(
     client: &Client,
     entitlement: &Entitlement,
     principal: &Principal,
-    previous: Option<&str>,
+    mode: RevokeMode<'_>,
 ) -> Result<RevokeOutcome> {
+    let absent = RevokeOutcome {
+        already_absent: true,
+        restored: None,
+        also_removed: Vec::new(),
+    };
     let holder = match principal {
         Principal::Team(t) => {
             if !entitlement.allows_team() {
@@ -824,17 +985,8 @@ pub async fn revoke(
         }
         _ => match find_user(client, principal).await? {
             Some(u) => Holder::User(u),
-            None => {
-                return Ok(RevokeOutcome {
-                    already_absent: true,
-                    restored: None,
-                });
-            }
+            None => return Ok(absent),
         },
-    };
-    let absent = RevokeOutcome {
-        already_absent: true,
-        restored: None,
     };
     // A pending invitation is an account that becomes active on acceptance, and Monday cannot
     // deactivate it: ending `account:active` must wait for it, not report success.
@@ -846,50 +998,240 @@ pub async fn revoke(
             action: "deactivate",
         });
     }
-    let Some((has, _)) = probe(client, entitlement, &holder).await? else {
+    let what = format!("{entitlement} for {}", holder.baton_id());
+    let out = match mode {
+        RevokeMode::ExactGrant => revoke_exact(client, entitlement, &holder, &what).await?,
+        RevokeMode::RestorePrevious(previous) => {
+            revoke_restoring(client, entitlement, &holder, previous, &what).await?
+        }
+    };
+    let Some(out) = out else {
         return Ok(absent);
     };
-    if !has {
-        return Ok(absent);
+    // Confirm: the named grant is gone (for a membership/subscription, ownership too).
+    let refreshed = refresh(client, &holder).await?;
+    let still = match (
+        entitlement,
+        standing(client, entitlement, &refreshed).await?,
+    ) {
+        (Entitlement::Team { role, .. }, Some(s)) => match role {
+            TeamRole::Owner => s.owner,
+            TeamRole::Member => s.owner || s.listed,
+        },
+        (Entitlement::Board { access, .. } | Entitlement::Workspace { access, .. }, Some(s)) => {
+            match access {
+                Access::Owner => s.owner,
+                Access::Subscriber => s.owner || s.listed,
+            }
+        }
+        (_, None) => false,
+        (e, Some(_)) => probe(client, e, &refreshed)
+            .await?
+            .map(|(h, _)| h)
+            .unwrap_or(false),
+    };
+    if still {
+        return Err(ProvisionError::NotApplied {
+            operation: "revoke",
+            what,
+        });
     }
-    let what = format!("{entitlement} for {}", holder.baton_id());
+    Ok(out)
+}
+
+/// Where a principal stands on a team, board or workspace: owner, and listed as member /
+/// subscriber (Monday lists owners as members of teams, and usually — not always — as
+/// subscribers of boards and workspaces). `None` when the resource does not exist or the
+/// entitlement is not a team/board/workspace one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Standing {
+    owner: bool,
+    listed: bool,
+}
+
+async fn standing(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+) -> Result<Option<Standing>> {
+    Ok(match (entitlement, holder) {
+        (Entitlement::Team { team, .. }, Holder::User(u)) => client
+            .team_access(team, std::slice::from_ref(&u.id))
+            .await?
+            .map(|t| Standing {
+                owner: t.owners.contains(&u.id),
+                listed: t.members.contains(&u.id),
+            }),
+        (Entitlement::Board { board, .. }, holder) => client.board_access(board).await?.map(|b| {
+            let (owners, subscribers, id) = match holder {
+                Holder::User(u) => (&b.owners, &b.subscribers, &u.id),
+                Holder::Team(t) => (&b.team_owners, &b.team_subscribers, t),
+            };
+            Standing {
+                owner: owners.contains(id),
+                listed: subscribers.contains(id),
+            }
+        }),
+        (Entitlement::Workspace { workspace, .. }, holder) => {
+            let (owners_list, subs_list, id) = match holder {
+                Holder::User(u) => (
+                    WorkspaceList::UserOwners,
+                    WorkspaceList::UserSubscribers,
+                    &u.id,
+                ),
+                Holder::Team(t) => (WorkspaceList::TeamOwners, WorkspaceList::TeamSubscribers, t),
+            };
+            let (owners, subscribers) = tokio::try_join!(
+                client.workspace_list(workspace, owners_list),
+                client.workspace_list(workspace, subs_list)
+            )?;
+            owners.map(|owners| Standing {
+                owner: owners.contains(id),
+                listed: subscribers.unwrap_or_default().contains(id),
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The Baton grant id of the owner entitlement beside a member/subscriber one.
+fn owner_grant_id(entitlement: &Entitlement, holder: &Holder) -> Option<String> {
+    let owner = match entitlement {
+        Entitlement::Team { team, .. } => Entitlement::Team {
+            team: team.clone(),
+            role: TeamRole::Owner,
+        },
+        Entitlement::Board { board, .. } => Entitlement::Board {
+            board: board.clone(),
+            access: Access::Owner,
+        },
+        Entitlement::Workspace { workspace, .. } => Entitlement::Workspace {
+            workspace: workspace.clone(),
+            access: Access::Owner,
+        },
+        _ => return None,
+    };
+    Some(grant_id(&owner, holder))
+}
+
+/// [`RevokeMode::ExactGrant`]; `None` = the grant was not there.
+async fn revoke_exact(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+    what: &str,
+) -> Result<Option<RevokeOutcome>> {
+    let mut out = RevokeOutcome {
+        already_absent: false,
+        restored: None,
+        also_removed: Vec::new(),
+    };
+    match (entitlement, holder) {
+        (Entitlement::Role(role), Holder::User(u)) => {
+            let Some((true, _)) = probe(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            if matches!(role, BaseRole::Viewer | BaseRole::Guest) {
+                return Err(ProvisionError::BaseRoleRequired {
+                    entitlement: entitlement.to_string(),
+                });
+            }
+            set_role(client, u, BaseRole::Viewer, what).await?;
+            out.restored = Some(BaseRole::Viewer.slug().to_string());
+        }
+        (Entitlement::AccountActive | Entitlement::AccountDeactivated, _) => {
+            return revoke_restoring(client, entitlement, holder, None, what).await;
+        }
+        (Entitlement::Team { team, role }, Holder::User(u)) => {
+            let Some(s) = standing(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            let ids = std::slice::from_ref(&u.id);
+            match role {
+                TeamRole::Owner if !s.owner => return Ok(None),
+                TeamRole::Owner if s.listed => {
+                    remove_team_owner(client, team, ids, what).await?;
+                    out.restored = Some("member".into());
+                }
+                TeamRole::Member if !s.listed && !s.owner => return Ok(None),
+                _ => {
+                    // Membership ends ownership too.
+                    remove_from_team(client, team, u, what).await?;
+                    if *role == TeamRole::Member && s.owner {
+                        out.also_removed.extend(owner_grant_id(entitlement, holder));
+                    }
+                }
+            }
+        }
+        (Entitlement::Board { access, .. } | Entitlement::Workspace { access, .. }, holder) => {
+            let place = match entitlement {
+                Entitlement::Board { board, .. } => Place::Board(board),
+                Entitlement::Workspace { workspace, .. } => Place::Workspace(workspace),
+                _ => unreachable!("matched above"),
+            };
+            let Some(s) = standing(client, entitlement, holder).await? else {
+                return Ok(None);
+            };
+            match access {
+                Access::Owner if !s.owner => return Ok(None),
+                // Only a subscriber listing is a subscriber grant (an owner-only holder has none).
+                Access::Subscriber if !s.listed => return Ok(None),
+                _ => {}
+            }
+            // Monday removes ownership and subscription together.
+            place.remove(client, holder).await?;
+            match access {
+                Access::Owner if s.listed => {
+                    place
+                        .add(client, holder, SubscriberKind::Subscriber)
+                        .await?;
+                    out.restored = Some("subscriber".into());
+                }
+                Access::Subscriber if s.owner => {
+                    out.also_removed.extend(owner_grant_id(entitlement, holder));
+                }
+                _ => {}
+            }
+        }
+        (e, Holder::Team(_)) => {
+            return Err(ProvisionError::TeamPrincipalNotAllowed {
+                entitlement: e.to_string(),
+            });
+        }
+    }
+    Ok(Some(out))
+}
+
+/// [`RevokeMode::RestorePrevious`]; `None` = the access was not there.
+async fn revoke_restoring(
+    client: &Client,
+    entitlement: &Entitlement,
+    holder: &Holder,
+    previous: Option<&str>,
+    what: &str,
+) -> Result<Option<RevokeOutcome>> {
+    let Some((true, _)) = probe(client, entitlement, holder).await? else {
+        return Ok(None);
+    };
     let mut restored = None;
-    match (entitlement, &holder) {
+    match (entitlement, holder) {
         (Entitlement::Role(_), Holder::User(u)) => {
             // Without a recorded previous role (the grant invited the account) the least
             // privileged base role is the safe fallback.
             let back = previous
                 .and_then(BaseRole::from_slug)
                 .unwrap_or(BaseRole::Viewer);
-            let r = client
-                .update_users_role(std::slice::from_ref(&u.id), Some(back.monday()), None)
-                .await?;
-            first_error("update_users_role", &what, r.errors)?;
+            set_role(client, u, back, what).await?;
             restored = Some(back.slug().to_string());
         }
         (Entitlement::AccountActive, Holder::User(u)) => deactivate_user(client, u).await?,
         (Entitlement::AccountDeactivated, Holder::User(u)) => reactivate_user(client, u).await?,
         (Entitlement::Team { team, role }, Holder::User(u)) => {
-            let ids = std::slice::from_ref(&u.id);
-            let keep_membership = *role == TeamRole::Owner && previous == Some("member");
-            if keep_membership {
-                let r = client.remove_team_owners(team, ids).await?;
-                let errors: Vec<_> = r
-                    .errors
-                    .into_iter()
-                    .filter(|e| e.code != "USER_NOT_MEMBER_OF_TEAM")
-                    .collect();
-                first_error("remove_team_owners", &what, errors)?;
+            if *role == TeamRole::Owner && previous == Some("member") {
+                remove_team_owner(client, team, std::slice::from_ref(&u.id), what).await?;
                 restored = Some("member".into());
             } else {
-                // Also removes ownership.
-                let r = client.remove_users_from_team(team, ids).await?;
-                if r.failed.contains(&u.id) {
-                    return Err(ProvisionError::NotApplied {
-                        operation: "remove_users_from_team",
-                        what,
-                    });
-                }
+                remove_from_team(client, team, u, what).await?;
             }
         }
         (Entitlement::Board { board, access }, h) => {
@@ -908,20 +1250,42 @@ pub async fn revoke(
             });
         }
     }
-    let still = probe(client, entitlement, &refresh(client, &holder).await?)
-        .await?
-        .map(|(h, _)| h)
-        .unwrap_or(false);
-    if still {
-        return Err(ProvisionError::NotApplied {
-            operation: "revoke",
-            what,
-        });
-    }
-    Ok(RevokeOutcome {
+    Ok(Some(RevokeOutcome {
         already_absent: false,
         restored,
-    })
+        also_removed: Vec::new(),
+    }))
+}
+
+async fn set_role(client: &Client, u: &UserSummary, role: BaseRole, what: &str) -> Result<()> {
+    let r = client
+        .update_users_role(std::slice::from_ref(&u.id), Some(role.monday()), None)
+        .await?;
+    first_error("update_users_role", what, r.errors)
+}
+
+async fn remove_team_owner(client: &Client, team: &Id, ids: &[Id], what: &str) -> Result<()> {
+    let r = client.remove_team_owners(team, ids).await?;
+    let errors: Vec<_> = r
+        .errors
+        .into_iter()
+        .filter(|e| e.code != "USER_NOT_MEMBER_OF_TEAM")
+        .collect();
+    first_error("remove_team_owners", what, errors)
+}
+
+/// Removes a user from a team (which also ends ownership).
+async fn remove_from_team(client: &Client, team: &Id, u: &UserSummary, what: &str) -> Result<()> {
+    let r = client
+        .remove_users_from_team(team, std::slice::from_ref(&u.id))
+        .await?;
+    if r.failed.contains(&u.id) {
+        return Err(ProvisionError::NotApplied {
+            operation: "remove_users_from_team",
+            what: what.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The result of an invitation.
@@ -1088,6 +1452,18 @@ mod tests {
     }
 
     #[test]
+    fn the_generated_pattern_is_the_parsers_grammar() {
+        assert_eq!(
+            entitlement_pattern(),
+            "^(role:(admin|member|viewer|guest):assigned|team:[0-9]{1,20}:(member|owner)|workspace:[0-9]{1,20}:(owner|subscriber)|board:[0-9]{1,20}:(owner|subscriber)|account:(active|deactivated))$"
+        );
+        assert_eq!(
+            entitlement_forms(),
+            "role:<admin|member|viewer|guest>:assigned, team:<id>:member|owner, workspace:<id>:owner|subscriber, board:<id>:owner|subscriber, account:active|deactivated"
+        );
+    }
+
+    #[test]
     fn team_principals_only_on_boards_and_workspaces() {
         let ok = |s: &str| s.parse::<Entitlement>().expect(s).allows_team();
         assert!(ok("board:1:owner") && ok("workspace:1:subscriber"));
@@ -1137,7 +1513,9 @@ mod tests {
         };
         assert_eq!(e("CANNOT_UPDATE_SELF").reason(), "CannotUpdateSelf");
         assert_eq!(e("USER_NOT_FOUND").reason(), "UserNotFound");
-        assert_eq!(e("FAILED").reason(), "MondayRefused");
+        assert_eq!(e("FAILED").reason(), "MondayFailed");
+        assert_eq!(e("SOMETHING_NEW").reason(), "MondayRefused");
+        assert!(!e("SOMETHING_NEW").is_transient());
         assert!(e("FAILED").is_transient());
         assert!(!e("CANNOT_UPDATE_SELF").is_transient());
         assert!(

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::mapping::{self, Include, MondayData, build_snapshot};
+use super::mapping::{self, Include, MondayData, ResourceType, build_snapshot};
 use crate::baton;
 use crate::monday::{Client, ClientConfig, ClientObserver, MondayError};
+use crate::reason::Reason;
 
 /// Where and as whom to reach Monday.com.
 #[derive(Clone)]
@@ -20,6 +21,23 @@ pub struct Connection {
     pub token: SecretString,
 }
 
+impl Connection {
+    /// A Monday client for this connection; every engine operation opens its own.
+    pub(crate) fn client(
+        &self,
+        observer: Option<Arc<dyn ClientObserver>>,
+    ) -> Result<Client, MondayError> {
+        let config = ClientConfig {
+            api_url: self.api_url.clone(),
+            ..ClientConfig::default()
+        };
+        match observer {
+            Some(o) => Client::with_observer(config, self.token.clone(), o),
+            None => Client::new(config, self.token.clone()),
+        }
+    }
+}
+
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
@@ -28,12 +46,41 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// What to sync.
-#[derive(Clone, Debug, Default)]
+/// What to sync, and who hears about each request.
+#[derive(Clone, Default)]
 pub struct SyncOptions {
-    /// Resource type ids to sync (`role`, `team`, `workspace`, `board`); `None` = all.
-    /// `user` is always synced because every grant points at a user.
-    pub resource_types: Option<BTreeSet<String>>,
+    /// Resource types to sync; `None` = all. `user` is always synced because every grant
+    /// points at a user.
+    pub resource_types: Option<BTreeSet<ResourceType>>,
+    /// What to leave out of the snapshot (ConductorOne's sync task options).
+    pub omit: Omit,
+    /// Told of every request and wait as it happens (the operator's metrics count requests by
+    /// outcome this way, failed syncs included).
+    pub observer: Option<Arc<dyn ClientObserver>>,
+    /// Where to build the snapshot and how much room it may take; `None`: the process-wide
+    /// options `main` set from the flags.
+    pub disk: Option<DiskOptions>,
+}
+
+impl std::fmt::Debug for SyncOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncOptions")
+            .field("resource_types", &self.resource_types)
+            .field("omit", &self.omit)
+            .field("observer", &self.observer.is_some())
+            .field("disk", &self.disk)
+            .finish()
+    }
+}
+
+/// What to leave out of a snapshot (ConductorOne's sync task options); the default omits
+/// nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// Write resources and entitlements but no grants (`skip_grants`).
+    pub grants: bool,
+    /// Write resources only (`skip_entitlements_and_grants`).
+    pub entitlements_and_grants: bool,
 }
 
 /// Where a sync builds its snapshot and how much room it may take: the flags `--scratch-dir`,
@@ -54,11 +101,24 @@ pub struct DiskOptions {
     pub data_limit: Option<baton::SpaceLimit>,
 }
 
-/// The process-wide [`DiskOptions`] of [`sync_to_file`] and [`sync_to_file_observed`], set once
-/// by `main` from the flags (the controllers call those functions without disk options).
+impl DiskOptions {
+    /// The writer's options for these folders and limits.
+    fn write_options(&self) -> baton::WriteOptions {
+        baton::WriteOptions {
+            scratch_dir: self.scratch_dir.clone(),
+            scratch_limit: self.scratch_limit,
+            data_limit: self.data_limit.clone(),
+            ..baton::WriteOptions::default()
+        }
+    }
+}
+
+/// The process-wide [`DiskOptions`] of [`sync_to_file`] when [`SyncOptions::disk`] is `None`, set
+/// once by `main` from the flags (controllers and service-mode tasks build their options
+/// without knowing the flags).
 static DEFAULT_DISK: RwLock<Option<DiskOptions>> = RwLock::new(None);
 
-/// Sets the [`DiskOptions`] every later [`sync_to_file`] and [`sync_to_file_observed`] uses.
+/// Sets the [`DiskOptions`] every later [`sync_to_file`] without its own uses.
 pub fn set_default_disk_options(disk: DiskOptions) {
     let mut guard = DEFAULT_DISK
         .write()
@@ -171,21 +231,26 @@ impl From<baton::C1zError> for SyncError {
 }
 
 impl SyncError {
-    /// CamelCase reason for Kubernetes conditions (`InvalidToken`, `RateLimited`, …).
-    pub fn reason(&self) -> &'static str {
+    /// The reason for conditions (`InvalidToken`, `RateLimited`, …); its class says whether a
+    /// retry may help.
+    pub fn reason(&self) -> Reason {
         match self {
             SyncError::Monday(e) => e.reason(),
-            SyncError::DiskFull { .. } => "DiskFull",
-            SyncError::Snapshot(_) => "SnapshotWriteFailed",
+            SyncError::DiskFull { .. } => Reason::DiskFull,
+            SyncError::Snapshot(_) => Reason::SnapshotWriteFailed,
         }
     }
 
     /// Whether retrying later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
+        self.reason().is_transient()
+    }
+
+    /// How long Monday asked us to wait before the next attempt (the daily limit's reset).
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            SyncError::Monday(e) => e.is_transient(),
-            // Room can come back (other snapshots removed, a volume resized): retry with backoff.
-            SyncError::DiskFull { .. } | SyncError::Snapshot(_) => true,
+            SyncError::Monday(e) => e.retry_after(),
+            SyncError::DiskFull { .. } | SyncError::Snapshot(_) => None,
         }
     }
 }
@@ -199,39 +264,11 @@ pub async fn sync_to_file(
     path: &Path,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    sync_to_file_observed(conn, path, opts, None).await
-}
-
-/// [`sync_to_file`], reporting every request and wait to `observer` as it happens (the operator's
-/// metrics count requests by outcome this way, failed syncs included).
-pub async fn sync_to_file_observed(
-    conn: &Connection,
-    path: &Path,
-    opts: &SyncOptions,
-    observer: Option<Arc<dyn ClientObserver>>,
-) -> Result<SyncReport, SyncError> {
-    sync_to_file_with(conn, path, opts, &default_disk_options(), observer).await
-}
-
-/// [`sync_to_file_observed`] with explicit [`DiskOptions`] instead of the process-wide ones.
-pub async fn sync_to_file_with(
-    conn: &Connection,
-    path: &Path,
-    opts: &SyncOptions,
-    disk: &DiskOptions,
-    observer: Option<Arc<dyn ClientObserver>>,
-) -> Result<SyncReport, SyncError> {
+    let disk = opts.disk.clone().unwrap_or_else(default_disk_options);
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
-    let config = ClientConfig {
-        api_url: conn.api_url.clone(),
-        ..ClientConfig::default()
-    };
-    let client = match observer {
-        Some(o) => Client::with_observer(config, conn.token.clone(), o)?,
-        None => Client::new(config, conn.token.clone())?,
-    };
-    let include = Include::from_names(opts.resource_types.as_ref());
+    let client = conn.client(opts.observer.clone())?;
+    let include = Include::from_types(opts.resource_types.as_ref());
     let data = fetch(&client, &include).await?;
     let read_duration = started.elapsed();
     let peak_after_read = peak_rss_mib();
@@ -239,16 +276,17 @@ pub async fn sync_to_file_with(
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
     let path_owned = path.to_path_buf();
-    let write_opts = baton::WriteOptions {
-        scratch_dir: disk.scratch_dir.clone(),
-        scratch_limit: disk.scratch_limit,
-        data_limit: disk.data_limit.clone(),
-        ..baton::WriteOptions::default()
-    };
+    let write_opts = disk.write_options();
+    let (skip_grants, skip_entitlements) = (opts.omit.grants, opts.omit.entitlements_and_grants);
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
-        let (snapshot, stats) = build_snapshot(data, &include, started_at)
+        let (mut snapshot, stats) = build_snapshot(data, &include, started_at)
             .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+        if skip_entitlements {
+            snapshot.clear_entitlements();
+        } else if skip_grants {
+            snapshot.clear_grants();
+        }
         let mapped = t.elapsed();
         let peak_after_map = peak_rss_mib();
         let summary = baton::write_c1z(&path_owned, &snapshot, &write_opts)?;
@@ -354,4 +392,32 @@ fn peak_rss_mib() -> Option<f64> {
         .parse()
         .ok()?;
     Some(kib / 1024.0)
+}
+
+/// Copies the latest sync of the snapshot at `src` into a file of its own at `dst` (what a
+/// ConductorOne upload carries: one sync, as the SDK sends it); returns the report with `path`,
+/// `sha256` and `bytes` of the copy.
+pub async fn latest_sync_only(
+    report: SyncReport,
+    src: &Path,
+    dst: &Path,
+) -> Result<SyncReport, SyncError> {
+    let (src, dst_owned) = (src.to_path_buf(), dst.to_path_buf());
+    let opts = default_disk_options().write_options();
+    let (sync_id, sha256, bytes) =
+        tokio::task::spawn_blocking(move || baton::write_latest_sync(&src, &dst_owned, &opts))
+            .await
+            .map_err(|e| SyncError::Snapshot(format!("copy task failed: {e}")))??;
+    if sync_id != report.sync_id {
+        return Err(SyncError::Snapshot(format!(
+            "the snapshot's latest sync is {sync_id}, not the one just written ({})",
+            report.sync_id
+        )));
+    }
+    Ok(SyncReport {
+        path: dst.to_path_buf(),
+        sha256,
+        bytes,
+        ..report
+    })
 }

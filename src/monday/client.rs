@@ -335,6 +335,21 @@ op!(
     "teams:write",
     true
 );
+// Not resent: a second create would make a second team.
+op!(
+    OP_CREATE_TEAM,
+    "CreateTeam",
+    CREATE_TEAM,
+    "teams:write",
+    false
+);
+op!(
+    OP_DELETE_TEAM,
+    "DeleteTeam",
+    DELETE_TEAM,
+    "teams:write",
+    true
+);
 op!(
     OP_INVITE_USERS,
     "InviteUsers",

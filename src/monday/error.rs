@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use crate::reason::Reason;
+
 /// One failure reported inside a mutation payload (`errors[]`), not as a GraphQL error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserError {
@@ -148,37 +150,31 @@ pub enum MondayError {
 }
 
 impl MondayError {
-    /// Stable CamelCase reason for Kubernetes conditions and metrics labels.
-    pub fn reason(&self) -> &'static str {
+    /// The reason for conditions, Events and metric labels (its class says whether a retry
+    /// may help).
+    pub fn reason(&self) -> Reason {
         match self {
-            Self::InvalidToken { .. } => "InvalidToken",
-            Self::InsufficientPermissions { .. } => "InsufficientPermissions",
-            Self::MissingScope { .. } => "MissingScope",
-            Self::AccessDenied { .. } => "AccessDenied",
-            Self::NotFound { .. } => "NotFound",
-            Self::InvalidArgument { .. } => "InvalidArgument",
-            Self::RecordInvalid { .. } => "RecordInvalid",
-            Self::RateLimited { .. } => "RateLimited",
-            Self::DailyLimitExceeded { .. } => "DailyLimitExceeded",
-            Self::Unreachable { .. } => "Unreachable",
-            Self::Server { .. } => "ServerError",
-            Self::Protocol { .. } => "ProtocolError",
-            Self::Api { .. } => "ApiError",
-            Self::User { .. } => "UserError",
-            Self::Config(_) => "InvalidConfiguration",
+            Self::InvalidToken { .. } => Reason::InvalidToken,
+            Self::InsufficientPermissions { .. } => Reason::InsufficientPermissions,
+            Self::MissingScope { .. } => Reason::MissingScope,
+            Self::AccessDenied { .. } => Reason::AccessDenied,
+            Self::NotFound { .. } => Reason::NotFound,
+            Self::InvalidArgument { .. } => Reason::InvalidArgument,
+            Self::RecordInvalid { .. } => Reason::RecordInvalid,
+            Self::RateLimited { .. } => Reason::RateLimited,
+            Self::DailyLimitExceeded { .. } => Reason::DailyLimitExceeded,
+            Self::Unreachable { .. } => Reason::Unreachable,
+            Self::Server { .. } => Reason::ServerError,
+            Self::Protocol { .. } => Reason::ProtocolError,
+            Self::Api { .. } => Reason::ApiError,
+            Self::User { .. } => Reason::UserError,
+            Self::Config(_) => Reason::InvalidConfiguration,
         }
     }
 
     /// Whether trying again later (next reconcile) may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited { .. }
-                | Self::DailyLimitExceeded { .. }
-                | Self::Unreachable { .. }
-                | Self::Server { .. }
-                | Self::Protocol { .. }
-        )
+        self.reason().is_transient()
     }
 
     /// How long Monday asked us to wait, when it said.

@@ -20,7 +20,7 @@ pub use client::{
 };
 pub use error::{MondayError, UserError};
 pub use lookups::{BoardAccess, TeamAccess, UserSummary, WorkspaceList};
-pub use mutations::MAX_BULK_IDS;
+pub use mutations::{CreatedTeam, MAX_BULK_IDS};
 pub use types::{
     Account, AccountInfo, Board, BulkResult, Complexity, Id, InviteResult, Me, Plan, Role,
     StateFilter, SubscriberKind, Team, TeamMembershipResult, User, UserStatus, Workspace,

@@ -10,9 +10,9 @@ use serde_json::{Value, json};
 use super::client::{
     Client, OP_ACTIVATE_USERS, OP_ADD_TEAMS_TO_BOARD, OP_ADD_TEAMS_TO_WORKSPACE,
     OP_ADD_USERS_TO_BOARD, OP_ADD_USERS_TO_TEAM, OP_ADD_USERS_TO_WORKSPACE, OP_ASSIGN_TEAM_OWNERS,
-    OP_DEACTIVATE_USERS, OP_DELETE_SUBSCRIBERS_FROM_BOARD, OP_DELETE_TEAMS_FROM_BOARD,
-    OP_DELETE_TEAMS_FROM_WORKSPACE, OP_DELETE_USERS_FROM_WORKSPACE, OP_INVITE_USERS,
-    OP_REMOVE_TEAM_OWNERS, OP_REMOVE_USERS_FROM_TEAM, OP_UPDATE_USERS_ROLE, Op,
+    OP_CREATE_TEAM, OP_DEACTIVATE_USERS, OP_DELETE_SUBSCRIBERS_FROM_BOARD, OP_DELETE_TEAM,
+    OP_DELETE_TEAMS_FROM_BOARD, OP_DELETE_TEAMS_FROM_WORKSPACE, OP_DELETE_USERS_FROM_WORKSPACE,
+    OP_INVITE_USERS, OP_REMOVE_TEAM_OWNERS, OP_REMOVE_USERS_FROM_TEAM, OP_UPDATE_USERS_ROLE, Op,
 };
 use super::error::{MondayError, UserError};
 use super::reads::field;
@@ -20,6 +20,14 @@ use super::types::{
     BulkResult, Id, InviteResult, PayloadError, Role, SubscriberKind, TeamMembershipResult, User,
     id_list, lenient_list,
 };
+
+/// A team made by [`Client::create_team`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CreatedTeam {
+    pub id: Id,
+    #[serde(default)]
+    pub name: String,
+}
 
 /// Monday rejects bulk user mutations with more ids than this (`EXCEEDS_BATCH_LIMIT`).
 pub const MAX_BULK_IDS: usize = 200;
@@ -315,6 +323,38 @@ impl Client {
             user_ids,
         )
         .await
+    }
+
+    /// Creates an empty team named `name` (`allow_empty_team`: members are granted separately).
+    /// Not resent after a failure where it may have run.
+    pub async fn create_team(&self, name: &str) -> Result<CreatedTeam, MondayError> {
+        let team: Option<CreatedTeam> = self
+            .mutate::<Option<CreatedTeam>>(
+                &OP_CREATE_TEAM,
+                "create_team",
+                json!({ "input": { "name": name }, "options": { "allow_empty_team": true } }),
+            )
+            .await?;
+        team.ok_or(MondayError::Protocol {
+            operation: OP_CREATE_TEAM.name,
+            detail: "create_team returned no team".into(),
+        })
+    }
+
+    /// Deletes a team. `Ok(false)` when it did not exist (already deleted).
+    pub async fn delete_team(&self, team_id: &Id) -> Result<bool, MondayError> {
+        match self
+            .mutate::<Option<Value>>(
+                &OP_DELETE_TEAM,
+                "delete_team",
+                json!({ "team_id": team_id }),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(MondayError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Invites users by email with an optional role and product. Invitees stay pending.

@@ -217,6 +217,22 @@ pub const REMOVE_TEAM_OWNERS: &str = concat!(
     " }"
 );
 
+/// Create a team (ConductorOne `create_resource`); empty teams are allowed.
+pub const CREATE_TEAM: &str = concat!(
+    "mutation CreateTeam($input: CreateTeamAttributesInput!, $options: CreateTeamOptionsInput) { ",
+    "create_team(input: $input, options: $options) { id name }",
+    complexity!(),
+    " }"
+);
+
+/// Delete a team (ConductorOne `delete_resource`).
+pub const DELETE_TEAM: &str = concat!(
+    "mutation DeleteTeam($team_id: ID!) { ",
+    "delete_team(team_id: $team_id) { id }",
+    complexity!(),
+    " }"
+);
+
 /// Invite users by email; they stay `PENDING` until they accept. Errors are keyed by email.
 pub const INVITE_USERS: &str = concat!(
     "mutation InviteUsers($emails: [String!]!, $user_role: UserRole, $product: Product) { ",
@@ -277,6 +293,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("RemoveUsersFromTeam", REMOVE_USERS_FROM_TEAM),
     ("AssignTeamOwners", ASSIGN_TEAM_OWNERS),
     ("RemoveTeamOwners", REMOVE_TEAM_OWNERS),
+    ("CreateTeam", CREATE_TEAM),
+    ("DeleteTeam", DELETE_TEAM),
     ("InviteUsers", INVITE_USERS),
     ("ActivateUsers", ACTIVATE_USERS),
     ("DeactivateUsers", DEACTIVATE_USERS),

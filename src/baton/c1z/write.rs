@@ -229,6 +229,114 @@ pub fn write_c1z(
     })
 }
 
+/// A file holding only the latest finished full sync of `src` (ConductorOne ingests one sync per
+/// upload, as the SDK sends it): written to `dst` atomically, like [`write_c1z`]. Returns the
+/// sync id, the SHA-256 (hex) and the size of `dst`.
+///
+/// The decompressed `src` and a new database holding that one sync are in the scratch folder
+/// together for the moment of the copy; the upload file goes beside `dst`. Both folders'
+/// limits apply as they do to [`write_c1z`].
+pub fn write_latest_sync(
+    src: &Path,
+    dst: &Path,
+    opts: &WriteOptions,
+) -> Result<(String, String, u64), C1zError> {
+    let stem = dst
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| C1zError::BadPath(dst.to_path_buf()))?;
+    let dir = match dst.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let scratch_dir = opts.scratch_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let scratch_limit = opts.scratch_limit.map(|bytes| SpaceLimit {
+        root: scratch_dir.clone(),
+        bytes,
+    });
+    scratch::remove_stale(dir, stem);
+    if scratch_dir != dir {
+        scratch::remove_stale(&scratch_dir, stem);
+    }
+    let src_c1z = fs::metadata(src).map_err(C1zError::io("read", src))?.len();
+    let decoded = read::decoded_size(src).unwrap_or(src_c1z.saturating_mul(20));
+    // The decompressed source, and the copy of its latest sync (at most as large again).
+    let needed = decoded.saturating_mul(2);
+    let (_scratch, scratch_room) =
+        Reservation::acquire(&scratch_dir, scratch_limit.as_ref(), needed).map_err(|room| {
+            C1zError::DiskFull {
+                volume: Volume::Scratch,
+                dir: scratch_dir.clone(),
+                cause: NoRoom::Limit,
+                needed: Some(needed),
+                available: Some(room),
+            }
+        })?;
+    let room = Room {
+        needed,
+        available: scratch_room,
+    };
+    let create = || {
+        ScratchFile::create(&scratch_dir, stem, "db").map_err(C1zError::io_in(
+            "create scratch database in",
+            &scratch_dir,
+            Volume::Scratch,
+        ))
+    };
+    let (whole, out) = create()?;
+    let used = match read::decompress(src, out, scratch_room) {
+        Ok(n) => n,
+        Err(DecodeError::Write(e)) if space::is_full(&e) => {
+            let cause = space::no_room(&e).unwrap_or(NoRoom::Limit);
+            return Err(no_room(
+                Volume::Scratch,
+                &scratch_dir,
+                cause,
+                Some(needed),
+                scratch_room,
+            ));
+        }
+        Err(e) => return Err(e.into_error(src, &scratch_dir)),
+    };
+    let kept = {
+        let conn = Connection::open(whole.path())?;
+        inspect_previous(&conn)?.0
+    };
+    let run = kept.ok_or_else(|| C1zError::UnknownSync("a finished full sync".into()))?;
+    let (one, _) = create()?;
+    let conn = Connection::open(one.path())?;
+    let sql = |conn: &Connection, e: rusqlite::Error| sqlite_error(conn, e, &scratch_dir, room);
+    new_schema(&conn, scratch_room.saturating_sub(used)).map_err(|e| sql(&conn, e))?;
+    copy_sync(&conn, whole.path(), &run.sync_id).map_err(|e| sql(&conn, e))?;
+    drop(whole);
+    schema::create_indexes(&conn).map_err(|e| sql(&conn, e))?;
+    conn.close().map_err(|(c, e)| sql(&c, e))?;
+
+    let db_len = fs::metadata(one.path())
+        .map_err(C1zError::io("stat", one.path()))?
+        .len();
+    let data_needed = (db_len as f64 * 0.95 * src_c1z as f64 / decoded.max(1) as f64) as u64;
+    let (_data, data_room) = Reservation::acquire(dir, opts.data_limit.as_ref(), data_needed)
+        .map_err(|room| C1zError::DiskFull {
+            volume: Volume::Data,
+            dir: dir.to_path_buf(),
+            cause: NoRoom::Limit,
+            needed: Some(data_needed),
+            available: Some(room),
+        })?;
+    let (out_file, handle) = ScratchFile::create(dir, stem, "c1z").map_err(C1zError::io_in(
+        "create temporary file in",
+        dir,
+        Volume::Data,
+    ))?;
+    let (sha256, bytes) = compress(one.path(), handle, out_file.path(), opts, data_room)
+        .map_err(|e| e.into_error(dir, data_needed, data_room))?;
+    drop(one);
+    fs::rename(out_file.path(), dst).map_err(C1zError::io("rename into", dst))?;
+    out_file.keep();
+    Ok((run.sync_id, sha256, bytes))
+}
+
 #[cfg(test)]
 fn fail(opts: &WriteOptions, here: FailPoint) -> Result<(), C1zError> {
     match opts.fail_at {

@@ -1,0 +1,256 @@
+//! Time-bound grants from ConductorOne, enforced in the cluster.
+//!
+//! ConductorOne's grant task carries a `duration`, which the SDK ignores: it waits for a revoke
+//! task. For every successful grant task with a duration the operator records a
+//! MondayAccessGrant marked `spec.conductorOne.taskId` (only the operator's identity may set it;
+//! the admission policies say so), already `Granted`, expiring `duration + revokeGracePeriod`
+//! after the grant. If ConductorOne's revoke task comes first, the record is deleted (its
+//! finalizer finds the access gone); otherwise the MondayAccessGrant controller revokes it at the
+//! stored expiry, across restarts and failovers like any grant, and says so in its Events — and
+//! the next sync uploaded to ConductorOne shows the grant gone.
+
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+
+use super::super::kit::{self, ObjectKey};
+use crate::api::access_grant::{
+    ConductorOneOrigin, ConnectorRef, GrantPrincipal, MondayAccessGrantSpec,
+    MondayAccessGrantStatus, Phase,
+};
+use crate::api::conditions::{Condition, ConditionType};
+use crate::api::{MondayAccessGrant, MondayConnector};
+use crate::engine::Principal;
+use crate::reason::Reason;
+use crate::service::{TaskDetail, TaskOutcome, TaskReport};
+
+/// Label naming the Baton grant a record is about (a hash: grant ids are not label values).
+pub const GRANT_LABEL: &str = "iga.monday-operator.dev/conductorone-grant";
+/// Default of `spec.conductorOne.revokeGracePeriod`.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(15 * 60);
+
+/// What the recorder is told.
+enum Job {
+    Granted {
+        connector: ObjectKey,
+        task_id: String,
+        grant_id: String,
+        entitlement: String,
+        principal: Principal,
+        duration: Duration,
+        previous: Option<String>,
+        user_id: Option<String>,
+    },
+    Revoked {
+        connector: ObjectKey,
+        grant_id: String,
+    },
+}
+
+/// Records time-bound grants in the background (the task loop only hands jobs over).
+#[derive(Clone)]
+pub struct Recorder {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Recorder {
+    /// Starts the recorder; it ends when every sender is gone.
+    pub fn start(client: kube::Client) -> Recorder {
+        let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                if let Err(e) = handle(&client, job).await {
+                    tracing::warn!(error = %e, "could not record a ConductorOne grant");
+                }
+            }
+        });
+        Recorder { jobs }
+    }
+
+    /// Looks at a finished task: a successful grant with a duration is recorded, a successful
+    /// revoke ends its records.
+    pub fn task_finished(&self, connector: &ObjectKey, r: &TaskReport) {
+        let (Some(g), TaskOutcome::Succeeded) = (&r.info.grant, &r.outcome) else {
+            return;
+        };
+        let job = match &r.detail {
+            TaskDetail::Grant(out) if !out.pre_existing => match g.duration {
+                Some(duration) => Job::Granted {
+                    connector: connector.clone(),
+                    task_id: r.info.id.clone(),
+                    grant_id: g.grant_id.clone(),
+                    entitlement: g.entitlement.to_string(),
+                    principal: g.principal.clone(),
+                    duration,
+                    previous: out.previous.clone(),
+                    user_id: out.holder.user_id().map(|i| i.to_string()),
+                },
+                None => return,
+            },
+            TaskDetail::Revoke(_) => Job::Revoked {
+                connector: connector.clone(),
+                grant_id: g.grant_id.clone(),
+            },
+            _ => return,
+        };
+        let _ = self.jobs.send(job);
+    }
+}
+
+/// The label value for a grant id.
+pub fn grant_label(grant_id: &str) -> String {
+    hex::encode(&Sha256::digest(grant_id.as_bytes())[..16])
+}
+
+/// The record's name: `c1-` and the task id (task ids are 27 alphanumerics).
+fn record_name(task_id: &str) -> String {
+    format!("c1-{}", task_id.to_ascii_lowercase())
+}
+
+async fn handle(client: &kube::Client, job: Job) -> Result<(), kube::Error> {
+    match job {
+        Job::Revoked {
+            connector,
+            grant_id,
+        } => {
+            let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &connector.namespace);
+            let lp =
+                ListParams::default().labels(&format!("{GRANT_LABEL}={}", grant_label(&grant_id)));
+            for g in api.list(&lp).await?.items {
+                if let Some(name) = g.metadata.name.as_deref() {
+                    tracing::info!(connector = %connector, grant = %grant_id, record = name, "ConductorOne revoked the grant; ending its record");
+                    api.delete(name, &DeleteParams::default()).await?;
+                }
+            }
+            Ok(())
+        }
+        Job::Granted {
+            connector,
+            task_id,
+            grant_id,
+            entitlement,
+            principal,
+            duration,
+            previous,
+            user_id,
+        } => {
+            let connectors: Api<MondayConnector> =
+                Api::namespaced(client.clone(), &connector.namespace);
+            let grace = match connectors.get_opt(&connector.name).await? {
+                Some(c) => grace(&c),
+                None => return Ok(()),
+            };
+            let Some(grace) = grace else {
+                return Ok(());
+            };
+            let now = crate::time::floor_second(jiff::Timestamp::now());
+            let expires = crate::time::ceil_second(crate::time::add(now, duration + grace));
+            let name = record_name(&task_id);
+            let (principal, principal_shown) = match &principal {
+                Principal::UserId(id) => (
+                    GrantPrincipal {
+                        user_id: Some(id.to_string()),
+                        ..Default::default()
+                    },
+                    format!("user:{id}"),
+                ),
+                Principal::Team(id) => (
+                    GrantPrincipal {
+                        team_id: Some(id.to_string()),
+                        ..Default::default()
+                    },
+                    format!("team:{id}"),
+                ),
+                Principal::Email(e) => (
+                    GrantPrincipal {
+                        email: Some(e.clone()),
+                        ..Default::default()
+                    },
+                    e.clone(),
+                ),
+            };
+            let mut record = MondayAccessGrant::new(
+                &name,
+                MondayAccessGrantSpec {
+                    connector_ref: ConnectorRef {
+                        name: connector.name.clone(),
+                    },
+                    principal,
+                    entitlement: entitlement.clone(),
+                    duration: None,
+                    expires_at: Some(expires.to_string()),
+                    create_account: false,
+                    reason: Some(format!(
+                        "ConductorOne grant task {task_id} for {}s; revoked by the operator {}s after that unless ConductorOne revokes it first",
+                        duration.as_secs(),
+                        grace.as_secs()
+                    )),
+                    requester: None,
+                    conductor_one: Some(ConductorOneOrigin {
+                        task_id: task_id.clone(),
+                    }),
+                },
+            );
+            record.metadata.labels =
+                Some([(GRANT_LABEL.to_string(), grant_label(&grant_id))].into());
+            let api: Api<MondayAccessGrant> = Api::namespaced(client.clone(), &connector.namespace);
+            match api.create(&PostParams::default(), &record).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(e),
+            }
+            let mut status = MondayAccessGrantStatus {
+                phase: Some(Phase::Granted),
+                principal: Some(principal_shown),
+                grant_id: Some(grant_id.clone()),
+                user_id,
+                granted_at: Some(Time(now)),
+                expires_at: Some(Time(expires)),
+                pre_existing: Some(false),
+                previous_role: previous,
+                account_invited: Some(false),
+                ..Default::default()
+            };
+            crate::api::conditions::merge(
+                &mut status.conditions,
+                vec![Condition::new(
+                    ConditionType::Ready,
+                    true,
+                    Reason::Granted,
+                    format!(
+                        "granted {entitlement} by ConductorOne task {task_id}; the operator revokes it at {expires} unless ConductorOne does first"
+                    ),
+                    None,
+                )],
+                now,
+            );
+            kit::apply_status::<MondayAccessGrant>(
+                client,
+                &ObjectKey::new(&connector.namespace, &name),
+                &status,
+            )
+            .await?;
+            tracing::info!(connector = %connector, grant = %grant_id, record = %name, %expires, "recorded a time-bound ConductorOne grant");
+            Ok(())
+        }
+    }
+}
+
+/// The connector's grace period; `None` = the safety net is off.
+fn grace(c: &MondayConnector) -> Option<Duration> {
+    match c
+        .spec
+        .conductor_one
+        .as_ref()
+        .and_then(|s| s.revoke_grace_period.as_deref())
+    {
+        None => Some(DEFAULT_GRACE),
+        Some("0") => None,
+        Some(d) => crate::time::parse_go_duration(d)
+            .ok()
+            .or(Some(DEFAULT_GRACE)),
+    }
+}

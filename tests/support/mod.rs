@@ -1,8 +1,0 @@
-//! Shared test support: the real control plane (and, in later tests, the emulator and operator).
-#![allow(dead_code, unused_imports)]
-
-pub mod baton;
-pub mod control_plane;
-pub mod tmpfs;
-
-pub use control_plane::*;
