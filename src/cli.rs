@@ -44,6 +44,40 @@ pub fn read_token(token_file: Option<&Path>) -> Result<SecretString, TokenError>
     settings::token_from_text(&raw).ok_or(TokenError::Empty(from))
 }
 
+/// Parses a byte size as Kubernetes writes quantities: `2Gi`, `1.5G`, `500Mi`, `300M`, `64k`,
+/// or plain bytes. Binary suffixes are powers of 1024, decimal ones of 1000.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    let factor: u64 = match suffix {
+        "" => 1,
+        "k" | "K" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "T" => 1_000_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit {suffix:?} (use bytes, k, M, G, T, Ki, Mi, Gi or Ti)"
+            ));
+        }
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 2Gi, 500M, 1048576)"))?;
+    let bytes = value * factor as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{s:?}: the size must be at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
 /// The one-screen summary printed after `monday-operator sync`.
 pub fn sync_summary(r: &SyncReport) -> String {
     let c = &r.counts;
@@ -81,4 +115,22 @@ pub fn sync_summary(r: &SyncReport) -> String {
         sync = r.sync_id,
         sha = r.sha256,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_parse_like_kubernetes_quantities() {
+        assert_eq!(parse_size("2Gi"), Ok(2 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(1_500_000_000));
+        assert_eq!(parse_size("500Mi"), Ok(500 << 20));
+        assert_eq!(parse_size("64k"), Ok(64_000));
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert!(parse_size("2GB").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("Gi").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1Gi").is_err());
+    }
 }

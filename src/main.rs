@@ -48,9 +48,64 @@ struct SyncArgs {
     /// Log format on stderr (levels come from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
     log_format: monday_operator::telemetry::LogFormat,
+    #[command(flatten)]
+    disk: DiskArgs,
+}
+
+/// Where snapshots are built and how much room they may take (README: "Disk needed").
+#[derive(clap::Args)]
+struct DiskArgs {
+    /// Folder for the uncompressed database while a snapshot is written (about 1.35 kB per
+    /// grant, 15x the .c1z with spills; may be another volume than the snapshots'). Default: the OS temp
+    /// folder. `run` treats it as its own and removes its leftover temporary files at start.
+    #[arg(long, env = "MONDAY_SCRATCH_DIR")]
+    scratch_dir: Option<std::path::PathBuf>,
+    /// Most bytes syncs may use in the scratch folder, e.g. its emptyDir's sizeLimit (2Gi,
+    /// 500M, bytes). A sync that would need more fails with reason DiskFull.
+    #[arg(long, value_parser = monday_operator::cli::parse_size)]
+    scratch_size_limit: Option<u64>,
+    /// Most bytes the snapshot folder may hold, kept and temporary files together (the data
+    /// volume's size).
+    #[arg(long, value_parser = monday_operator::cli::parse_size)]
+    data_size_limit: Option<u64>,
+}
+
+impl DiskArgs {
+    /// The engine's options, with `data_root` the folder the data limit applies to; also points
+    /// SQLite's sort spills at the scratch folder. `own_scratch`: the folder is this process's
+    /// alone (the operator's volume), so a killed predecessor's leftovers are removed.
+    fn apply(self, data_root: &std::path::Path, own_scratch: bool) -> anyhow::Result<()> {
+        if let Some(dir) = &self.scratch_dir {
+            monday_operator::baton::set_sqlite_temp_dir(dir)
+                .with_context(|| format!("using {} as the scratch folder", dir.display()))?;
+            if own_scratch {
+                let freed = monday_operator::baton::remove_scratch_leftovers(dir);
+                if freed > 0 {
+                    tracing::info!(dir = %dir.display(), bytes = freed, "removed scratch files of an earlier run");
+                }
+            }
+        }
+        monday_operator::engine::set_default_disk_options(monday_operator::engine::DiskOptions {
+            scratch_dir: self.scratch_dir,
+            scratch_limit: self.scratch_size_limit,
+            data_limit: self
+                .data_size_limit
+                .map(|bytes| monday_operator::baton::SpaceLimit {
+                    root: data_root.to_path_buf(),
+                    bytes,
+                }),
+        });
+        Ok(())
+    }
 }
 
 fn main() -> std::process::ExitCode {
+    // A file size limit (ulimit -f) then fails the write with EFBIG, reported like a full disk,
+    // instead of killing the process with SIGXFSZ half-way through a snapshot.
+    // SAFETY: setting a signal to SIG_IGN before any thread exists has no other effect.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -81,13 +136,23 @@ fn run() -> anyhow::Result<()> {
                 resource_types: args.resource_types.map(|v| v.into_iter().collect()),
                 ..Default::default()
             };
+            let folder = match args.file.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => std::path::PathBuf::from("."),
+            };
+            args.disk.apply(&folder, false)?;
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let report = runtime
                 .block_on(monday_operator::engine::sync_to_file(
                     &conn, &args.file, &opts,
                 ))
-                .with_context(|| {
-                    format!("sync failed; {} was left unchanged", args.file.display())
+                .map_err(|e| {
+                    let context = format!(
+                        "sync failed (reason {}); {} was left unchanged",
+                        e.reason(),
+                        args.file.display()
+                    );
+                    anyhow::Error::new(e).context(context)
                 })?;
             print!("{}", monday_operator::cli::sync_summary(&report));
             Ok(())
@@ -141,6 +206,8 @@ struct RunArgs {
     /// Log format (levels come from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = monday_operator::telemetry::LogFormat::Text)]
     log_format: monday_operator::telemetry::LogFormat,
+    #[command(flatten)]
+    disk: DiskArgs,
 }
 
 fn go_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -150,6 +217,7 @@ fn go_duration(s: &str) -> Result<std::time::Duration, String> {
 fn run_operator(args: RunArgs) -> anyhow::Result<()> {
     use monday_operator::controller;
     monday_operator::telemetry::init(args.log_format).context("setting up logging")?;
+    args.disk.apply(&args.data_dir, true)?;
     let identity = controller::lease::default_identity();
     let leader_election = args
         .leader_election

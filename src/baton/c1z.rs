@@ -14,12 +14,14 @@ mod ksuid;
 mod read;
 mod schema;
 mod scratch;
+mod space;
 mod write;
 
 use std::io;
 use std::path::PathBuf;
 
 pub use read::{C1zReader, GrantDiff, SyncRun, diff_latest};
+pub use space::{NoRoom, SpaceLimit, Volume};
 #[cfg(test)]
 pub use write::FailPoint;
 pub use write::{WriteOptions, WriteSummary, write_c1z, write_latest_sync};
@@ -41,6 +43,18 @@ const MAX_WINDOW_LOG: u32 = 27;
 /// Errors from writing or reading a c1z; none of them leaves a partial file at the target path.
 #[derive(Debug, thiserror::Error)]
 pub enum C1zError {
+    /// A folder had no room: the filesystem is full (ENOSPC), a quota or file size limit was hit
+    /// (EDQUOT, EFBIG), or the write needs more than the folder's free space or [`SpaceLimit`]
+    /// leaves. `needed` is an estimate of what the whole write takes there, `available` what was
+    /// free for it.
+    #[error("not enough space in the {volume} {}: {}", dir.display(), space_detail(*cause, *needed, *available))]
+    DiskFull {
+        volume: Volume,
+        dir: PathBuf,
+        cause: NoRoom,
+        needed: Option<u64>,
+        available: Option<u64>,
+    },
     #[error("{op} {path}: {source}")]
     Io {
         op: &'static str,
@@ -77,6 +91,93 @@ impl C1zError {
         let path = path.into();
         move |source| Self::Io { op, path, source }
     }
+
+    /// Like [`Self::io`] for a write into `dir`: an error meaning "it did not fit" becomes
+    /// [`C1zError::DiskFull`].
+    fn io_in(
+        op: &'static str,
+        dir: impl Into<PathBuf>,
+        volume: Volume,
+    ) -> impl FnOnce(io::Error) -> Self {
+        let dir = dir.into();
+        move |source| {
+            if let Some(cause) = space::no_room(&source) {
+                Self::DiskFull {
+                    volume,
+                    available: space::free_bytes(&dir),
+                    dir,
+                    cause,
+                    needed: None,
+                }
+            } else {
+                Self::Io {
+                    op,
+                    path: dir,
+                    source,
+                }
+            }
+        }
+    }
+
+    /// Whether this is [`C1zError::DiskFull`].
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
+    }
+}
+
+/// "needs about 1.2 GB, 300.0 MB available", "the filesystem is full (0 B free)", ...
+fn space_detail(cause: NoRoom, needed: Option<u64>, available: Option<u64>) -> String {
+    let need = needed.map(|n| format!("needs about {}; ", space::human(n)));
+    let need = need.as_deref().unwrap_or("");
+    let free = available
+        .map(|a| format!(" ({} free)", space::human(a)))
+        .unwrap_or_default();
+    match cause {
+        NoRoom::Filesystem => format!("{need}the filesystem is full{free}"),
+        NoRoom::Quota => format!("{need}the disk quota is used up{free}"),
+        NoRoom::FileSize => {
+            format!("{need}the process's file size limit (ulimit -f) was reached")
+        }
+        NoRoom::Limit => match (needed, available) {
+            (Some(n), Some(a)) if n > a => {
+                format!(
+                    "needs about {}, {} available",
+                    space::human(n),
+                    space::human(a)
+                )
+            }
+            (_, Some(a)) => format!("needs more than the {} available", space::human(a)),
+            _ => format!("{need}the folder's size limit was reached"),
+        },
+    }
+}
+
+/// Removes every temporary file a writer or reader of ours left in `dir` (a killed process's
+/// scratch database, say), whatever its age; returns the bytes freed. Only for a folder no other
+/// running process writes snapshots through: the operator calls it on its scratch folder at start.
+pub fn remove_scratch_leftovers(dir: &std::path::Path) -> u64 {
+    scratch::remove_all(dir)
+}
+
+/// Points SQLite's temporary files (the sorter's spills while indexes are built, up to about a
+/// sixth of the database) at `dir`, for the whole process. SQLite's own default is `TMPDIR` or
+/// `/var/tmp`, `/usr/tmp`, `/tmp`; this keeps them on the scratch volume that is sized for them.
+///
+/// Call it once at startup, before any other SQLite use: the setting is process-wide and
+/// SQLite documents changing it while connections are open as unsafe.
+pub fn set_sqlite_temp_dir(dir: &std::path::Path) -> Result<(), C1zError> {
+    let dir = dir.to_str().ok_or_else(|| C1zError::Io {
+        op: "use as SQLite temp folder",
+        path: dir.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidInput, "path is not UTF-8"),
+    })?;
+    let conn = rusqlite::Connection::open_in_memory()?;
+    // A PRAGMA cannot take a bound parameter; quote the path as an SQL string literal.
+    conn.execute_batch(&format!(
+        "pragma temp_store_directory = '{}';",
+        dir.replace('\'', "''")
+    ))?;
+    Ok(())
 }
 
 /// Formats a time the way Baton stores it: local wall clock, no zone, nanoseconds

@@ -10,8 +10,8 @@ pub mod pb;
 
 /// Writing and reading v1 c1z files: the artefact each sync produces, readable by `baton`.
 pub use c1z::{
-    C1zError, C1zReader, GrantDiff, SyncRun, WriteOptions, WriteSummary, diff_latest, write_c1z,
-    write_latest_sync,
+    C1zError, C1zReader, GrantDiff, SpaceLimit, SyncRun, Volume, WriteOptions, WriteSummary,
+    diff_latest, remove_scratch_leftovers, set_sqlite_temp_dir, write_c1z, write_latest_sync,
 };
 /// Building the model: Baton's byte-exact ID formats and builders that mirror the SDK's.
 pub use model::{

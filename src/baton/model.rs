@@ -392,8 +392,8 @@ const NO_ANNOTATIONS: u32 = u32::MAX;
 
 /// Everything one sync found, in insertion order, ready for [`crate::baton::write_c1z`].
 ///
-/// Memory: a tenant can have ~1M grants, and each encoded grant embeds its full entitlement (with
-/// resource) and its full principal, so keeping encoded grants would cost ~1 GB. Instead resources
+/// Memory: a tenant can have ~1M grants, and each encoded grant embeds its entitlement's resource,
+/// so keeping encoded grants would cost hundreds of MB. Instead resources
 /// are stored once as encoded bytes, entitlements as an index to their resource plus the encoded
 /// remainder, and grants as two `u32` indexes (plus a rarely used annotation slot). Grant and
 /// entitlement bytes are assembled by concatenating those encodings when the file is written;
@@ -725,8 +725,23 @@ impl Snapshot {
         buf.extend_from_slice(&e.tail);
     }
 
-    /// Full `Grant` bytes: entitlement (1), principal (2), then id and annotations.
-    /// `entitlement_bytes` is the encoding of the grant's entitlement (callers cache it).
+    /// The entitlement as a grant embeds it: its resource (1) and id (2), as the SDK's
+    /// `grant.NewGrant` builds it. Display name, purpose and the rest stay in `v1_entitlements`,
+    /// where readers look them up by id (the `baton` CLI does for every grant it prints).
+    pub(crate) fn encode_grant_entitlement(&self, idx: u32, buf: &mut Vec<u8>) {
+        let e = self.stored_entitlement(idx);
+        push_message_field(1, &self.stored_resource(e.resource).bytes, buf);
+        // A string field has the same wire form as a message field: key, length, bytes.
+        push_message_field(2, e.id.as_bytes(), buf);
+    }
+
+    /// `Grant` bytes: entitlement (1), principal (2), then id and annotations.
+    /// `entitlement_bytes` comes from [`Self::encode_grant_entitlement`] (callers cache it).
+    ///
+    /// The principal is its `ResourceId` only, as `grant.NewGrant` writes a principal given by
+    /// id: the full user (profile, trait) is in `v1_resources` once, and copying it into each of
+    /// its ~20 grants made up more than half of a large file, and made `baton diff` report every
+    /// grant of a user whose profile changed as modified.
     pub(crate) fn encode_grant(
         &self,
         g: &StoredGrant,
@@ -734,7 +749,12 @@ impl Snapshot {
         buf: &mut Vec<u8>,
     ) {
         push_message_field(1, entitlement_bytes, buf);
-        push_message_field(2, &self.stored_resource(g.principal).bytes, buf);
+        let p = self.stored_resource(g.principal);
+        let principal = pb::Resource {
+            id: Some(resource_id(&*p.resource_type, &*p.id)),
+            ..Default::default()
+        };
+        push_message_field(2, &principal.encode_to_vec(), buf);
         let annotations = if g.annotations == NO_ANNOTATIONS {
             Vec::new()
         } else {
@@ -831,12 +851,34 @@ mod tests {
         assert_eq!(decoded_ent.encode_to_vec(), ent);
         assert_eq!(decoded_ent.resource, s.resource(t));
         assert_eq!(decoded_ent.grantable_to[0].id, "user");
-        for g in s.stored_grants() {
+        let mut in_grant = Vec::new();
+        s.encode_grant_entitlement(e.0, &mut in_grant);
+        let decoded = pb::Entitlement::decode(in_grant.as_slice()).unwrap();
+        assert_eq!(decoded.encode_to_vec(), in_grant);
+        // What grant.NewGrant embeds: the id and the full resource, nothing else.
+        let expected = pb::Entitlement {
+            resource: s.resource(t),
+            id: "team:7:member".into(),
+            ..Default::default()
+        };
+        assert_eq!(decoded, expected);
+        let principals = [u, t];
+        for (g, p) in s.stored_grants().iter().zip(principals) {
             let mut buf = Vec::new();
-            s.encode_grant(g, &ent, &mut buf);
+            s.encode_grant(g, &in_grant, &mut buf);
             let grant = pb::Grant::decode(buf.as_slice()).unwrap();
             assert_eq!(grant.encode_to_vec(), buf);
             assert_eq!(grant.id, s.grant_id_of(g));
+            assert_eq!(grant.entitlement.as_ref(), Some(&expected));
+            // The principal is its id only (as NewGrant with a ResourceId).
+            let full = s.resource(p).unwrap();
+            assert_eq!(
+                grant.principal,
+                Some(pb::Resource {
+                    id: full.id,
+                    ..Default::default()
+                })
+            );
         }
         let ids: Vec<_> = s.grant_ids().collect();
         assert_eq!(ids, ["team:7:member:user:1", "team:7:member:team:7"]);

@@ -15,6 +15,6 @@ pub use provision::{
 };
 pub use session::Session;
 pub use sync::{
-    Connection, Omit, SyncCounts, SyncError, SyncOptions, SyncReport, latest_sync_only,
-    sync_to_file,
+    Connection, DiskOptions, Omit, SyncCounts, SyncError, SyncOptions, SyncReport,
+    latest_sync_only, set_default_disk_options, sync_to_file,
 };

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -57,6 +57,9 @@ pub struct SyncOptions {
     /// Told of every request and wait as it happens (the operator's metrics count requests by
     /// outcome this way, failed syncs included).
     pub observer: Option<Arc<dyn ClientObserver>>,
+    /// Where to build the snapshot and how much room it may take; `None`: the process-wide
+    /// options `main` set from the flags.
+    pub disk: Option<DiskOptions>,
 }
 
 impl std::fmt::Debug for SyncOptions {
@@ -65,6 +68,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("resource_types", &self.resource_types)
             .field("omit", &self.omit)
             .field("observer", &self.observer.is_some())
+            .field("disk", &self.disk)
             .finish()
     }
 }
@@ -77,6 +81,57 @@ pub struct Omit {
     pub grants: bool,
     /// Write resources only (`skip_entitlements_and_grants`).
     pub entitlements_and_grants: bool,
+}
+
+/// Where a sync builds its snapshot and how much room it may take: the flags `--scratch-dir`,
+/// `--scratch-size-limit` and `--data-size-limit`.
+///
+/// Writing a snapshot builds an uncompressed database of the two kept syncs (about 1.35 kB per
+/// grant) in the scratch folder, then compresses it beside the kept file. The limits matter
+/// where the filesystem cannot enforce them: a Kubernetes emptyDir's `sizeLimit` is enforced by
+/// evicting the pod, so the operator is told it and stays below it with a typed
+/// [`SyncError::DiskFull`] instead.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskOptions {
+    /// Folder for the uncompressed database; `None`: the OS temp folder (`TMPDIR`, else `/tmp`).
+    pub scratch_dir: Option<PathBuf>,
+    /// Most bytes all syncs together may use in the scratch folder.
+    pub scratch_limit: Option<u64>,
+    /// Most bytes the tree holding the snapshots may take (kept files and temporary ones).
+    pub data_limit: Option<baton::SpaceLimit>,
+}
+
+impl DiskOptions {
+    /// The writer's options for these folders and limits.
+    fn write_options(&self) -> baton::WriteOptions {
+        baton::WriteOptions {
+            scratch_dir: self.scratch_dir.clone(),
+            scratch_limit: self.scratch_limit,
+            data_limit: self.data_limit.clone(),
+            ..baton::WriteOptions::default()
+        }
+    }
+}
+
+/// The process-wide [`DiskOptions`] of [`sync_to_file`] when [`SyncOptions::disk`] is `None`, set
+/// once by `main` from the flags (controllers and service-mode tasks build their options
+/// without knowing the flags).
+static DEFAULT_DISK: RwLock<Option<DiskOptions>> = RwLock::new(None);
+
+/// Sets the [`DiskOptions`] every later [`sync_to_file`] without its own uses.
+pub fn set_default_disk_options(disk: DiskOptions) {
+    let mut guard = DEFAULT_DISK
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *guard = Some(disk);
+}
+
+fn default_disk_options() -> DiskOptions {
+    DEFAULT_DISK
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone()
+        .unwrap_or_default()
 }
 
 /// Object counts of one snapshot.
@@ -126,9 +181,53 @@ pub enum SyncError {
     /// Monday.com refused or failed the request (token, permissions, limits, network).
     #[error(transparent)]
     Monday(#[from] MondayError),
+    /// A folder had no room for the snapshot: the filesystem is full (or a quota or file size
+    /// limit was hit), or the write would have passed the folder's configured limit.
+    /// (The message includes the writer's error, so it is not also a `source`: chained error
+    /// printing would say it twice.)
+    #[error(
+        "{error}; the last good snapshot was kept. Free space there or give the {volume} more \
+         room ({hint})",
+        volume = volume_name(error),
+        hint = size_hint(error)
+    )]
+    DiskFull { error: baton::C1zError },
     /// The snapshot could not be built or written.
     #[error("writing the snapshot failed: {0}")]
     Snapshot(String),
+}
+
+fn volume_name(e: &baton::C1zError) -> &'static str {
+    match e {
+        baton::C1zError::DiskFull {
+            volume: baton::Volume::Scratch,
+            ..
+        } => "scratch folder",
+        _ => "snapshot folder",
+    }
+}
+
+/// Which setting sizes the folder, by flag and by Helm value.
+fn size_hint(e: &baton::C1zError) -> &'static str {
+    match e {
+        baton::C1zError::DiskFull {
+            volume: baton::Volume::Scratch,
+            ..
+        } => "--scratch-dir / --scratch-size-limit; Helm: scratch.sizeLimit",
+        _ => {
+            "--data-size-limit; Helm: persistence.size, or persistence.emptyDirSizeLimit without persistence"
+        }
+    }
+}
+
+impl From<baton::C1zError> for SyncError {
+    fn from(e: baton::C1zError) -> Self {
+        if e.is_disk_full() {
+            SyncError::DiskFull { error: e }
+        } else {
+            SyncError::Snapshot(e.to_string())
+        }
+    }
 }
 
 impl SyncError {
@@ -137,6 +236,7 @@ impl SyncError {
     pub fn reason(&self) -> Reason {
         match self {
             SyncError::Monday(e) => e.reason(),
+            SyncError::DiskFull { .. } => Reason::DiskFull,
             SyncError::Snapshot(_) => Reason::SnapshotWriteFailed,
         }
     }
@@ -150,7 +250,7 @@ impl SyncError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             SyncError::Monday(e) => e.retry_after(),
-            SyncError::Snapshot(_) => None,
+            SyncError::DiskFull { .. } | SyncError::Snapshot(_) => None,
         }
     }
 }
@@ -164,6 +264,7 @@ pub async fn sync_to_file(
     path: &Path,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    let disk = opts.disk.clone().unwrap_or_else(default_disk_options);
     let started = std::time::Instant::now();
     let started_at = jiff::Timestamp::now();
     let client = conn.client(opts.observer.clone())?;
@@ -175,6 +276,7 @@ pub async fn sync_to_file(
 
     // Mapping and writing are CPU and disk work: keep them off the async runtime's threads.
     let path_owned = path.to_path_buf();
+    let write_opts = disk.write_options();
     let (skip_grants, skip_entitlements) = (opts.omit.grants, opts.omit.entitlements_and_grants);
     let (summary, stats) = tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
@@ -187,12 +289,13 @@ pub async fn sync_to_file(
         }
         let mapped = t.elapsed();
         let peak_after_map = peak_rss_mib();
-        let summary = baton::write_c1z(&path_owned, &snapshot, &baton::WriteOptions::default())
-            .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+        let summary = baton::write_c1z(&path_owned, &snapshot, &write_opts)?;
         tracing::info!(
             map_seconds = mapped.as_secs_f64(),
             write_seconds = (t.elapsed() - mapped).as_secs_f64(),
             grants = summary.grants,
+            scratch_bytes = summary.scratch_bytes,
+            c1z_bytes = summary.bytes,
             peak_rss_mib_after_read = peak_after_read,
             peak_rss_mib_after_map = peak_after_map,
             peak_rss_mib = peak_rss_mib(),
@@ -300,12 +403,11 @@ pub async fn latest_sync_only(
     dst: &Path,
 ) -> Result<SyncReport, SyncError> {
     let (src, dst_owned) = (src.to_path_buf(), dst.to_path_buf());
-    let (sync_id, sha256, bytes) = tokio::task::spawn_blocking(move || {
-        baton::write_latest_sync(&src, &dst_owned, &baton::WriteOptions::default())
-    })
-    .await
-    .map_err(|e| SyncError::Snapshot(format!("copy task failed: {e}")))?
-    .map_err(|e| SyncError::Snapshot(e.to_string()))?;
+    let opts = default_disk_options().write_options();
+    let (sync_id, sha256, bytes) =
+        tokio::task::spawn_blocking(move || baton::write_latest_sync(&src, &dst_owned, &opts))
+            .await
+            .map_err(|e| SyncError::Snapshot(format!("copy task failed: {e}")))??;
     if sync_id != report.sync_id {
         return Err(SyncError::Snapshot(format!(
             "the snapshot's latest sync is {sync_id}, not the one just written ({})",

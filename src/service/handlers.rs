@@ -224,13 +224,16 @@ pub fn sync_request(task_id: &str, s: &SyncFull) -> SyncOptions {
             entitlements_and_grants: s.skip_entitlements_and_grants,
         },
         observer: None,
+        disk: None,
     }
 }
 
 pub fn sync_failed(e: &SyncError, report: TaskDetail) -> Handled {
     let code = match e {
         SyncError::Monday(m) => monday_code(m),
-        SyncError::Snapshot(_) => tonic::Code::Unknown,
+        // The SDK's own disk errors reach ConductorOne as Unknown too; the message says which
+        // folder and how much it needs.
+        SyncError::DiskFull { .. } | SyncError::Snapshot(_) => tonic::Code::Unknown,
     };
     // The SDK marks only ingest-invariant violations non-retryable; ours has none.
     Handled::error(code, e.reason(), e.to_string(), false, report)

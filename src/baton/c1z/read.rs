@@ -8,6 +8,7 @@ use prost::Message;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use super::scratch::ScratchFile;
+use super::space::{CappedWriter, Volume};
 use super::{C1zError, MAGIC, MAX_DECODED_BYTES, MAX_WINDOW_LOG, schema};
 use crate::baton::pb;
 
@@ -40,7 +41,8 @@ pub struct GrantDiff {
 #[derive(Debug)]
 pub struct C1zReader {
     conn: Connection,
-    db: ScratchFile,
+    /// Held for its drop, which removes the decompressed database.
+    _db: ScratchFile,
     has_sync_type: bool,
 }
 
@@ -50,45 +52,13 @@ impl C1zReader {
         Self::open_in(path, &std::env::temp_dir())
     }
 
-    /// Opens `path`, decompressing into `scratch_dir` (the database can be ~10x the file).
+    /// Opens `path`, decompressing into `scratch_dir` (the database is about 13x the file).
     pub fn open_in(path: &Path, scratch_dir: &Path) -> Result<Self, C1zError> {
-        let file = File::open(path).map_err(C1zError::io("open", path))?;
-        let mut input = BufReader::new(file);
-        let mut magic = [0u8; 5];
-        let mut got = 0;
-        while got < magic.len() {
-            match input.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(C1zError::io("read", path)(e)),
-            }
-        }
-        if &magic[..got] != MAGIC {
-            return Err(C1zError::BadMagic {
-                path: path.to_path_buf(),
-                found: magic[..got].to_vec(),
-            });
-        }
-
         let stem = path.file_name().and_then(|n| n.to_str()).unwrap_or("c1z");
-        let (db, out) = ScratchFile::create(scratch_dir, stem, "read.db")
-            .map_err(C1zError::io("create scratch database in", scratch_dir))?;
-        let copied = (|| {
-            let mut dec = zstd::stream::Decoder::with_buffer(input)?;
-            dec.window_log_max(MAX_WINDOW_LOG)?;
-            let mut out = BufWriter::new(out);
-            let n = io::copy(&mut dec.take(MAX_DECODED_BYTES + 1), &mut out)?;
-            out.flush()?;
-            Ok::<_, io::Error>(n)
-        })()
-        .map_err(C1zError::io("decompress", path))?;
-        if copied > MAX_DECODED_BYTES {
-            return Err(C1zError::TooLarge {
-                path: path.to_path_buf(),
-                limit: MAX_DECODED_BYTES,
-            });
-        }
+        let (db, out) = ScratchFile::create(scratch_dir, stem, "read.db").map_err(
+            C1zError::io_in("create scratch database in", scratch_dir, Volume::Scratch),
+        )?;
+        decompress(path, out, MAX_DECODED_BYTES).map_err(|e| e.into_error(path, scratch_dir))?;
 
         let conn = Connection::open_with_flags(
             db.path(),
@@ -111,7 +81,7 @@ impl C1zReader {
             .any(|c| c == "sync_type");
         Ok(Self {
             conn,
-            db,
+            _db: db,
             has_sync_type,
         })
     }
@@ -121,48 +91,14 @@ impl C1zReader {
         &self.conn
     }
 
-    pub(crate) fn db_path(&self) -> &Path {
-        self.db.path()
-    }
-
-    fn sync_type_expr(&self) -> &'static str {
-        if self.has_sync_type {
-            "sync_type"
-        } else {
-            "'full'"
-        }
-    }
-
     /// All sync runs, oldest row first.
     pub fn sync_runs(&self) -> Result<Vec<SyncRun>, C1zError> {
-        let sql = format!(
-            "select sync_id, started_at, ended_at, {}, sync_token from v1_sync_runs order by id",
-            self.sync_type_expr()
-        );
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map([], |r| {
-            Ok(SyncRun {
-                sync_id: r.get(0)?,
-                started_at: r.get(1)?,
-                ended_at: r.get(2)?,
-                sync_type: r.get(3)?,
-                sync_token: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        sync_runs_of(&self.conn, self.has_sync_type)
     }
 
     /// Finished full syncs, newest first (the order Baton uses to pick "latest" and "previous").
     pub fn finished_full_syncs(&self) -> Result<Vec<SyncRun>, C1zError> {
-        let mut runs: Vec<SyncRun> = self
-            .sync_runs()?
-            .into_iter()
-            .filter(|r| r.ended_at.is_some() && (r.sync_type == "full" || r.sync_type.is_empty()))
-            .collect();
-        // Later rows first, then a stable sort: ties on ended_at keep the later row first.
-        runs.reverse();
-        runs.sort_by(|a, b| b.ended_at.cmp(&a.ended_at));
-        Ok(runs)
+        Ok(finished_full(self.sync_runs()?))
     }
 
     /// The sync Baton shows by default.
@@ -286,6 +222,167 @@ impl C1zReader {
             sample_limit,
         )?)
     }
+}
+
+/// All sync runs of the database behind `conn`, oldest row first.
+fn sync_runs_of(conn: &Connection, has_sync_type: bool) -> Result<Vec<SyncRun>, C1zError> {
+    let sync_type = if has_sync_type { "sync_type" } else { "'full'" };
+    let sql = format!(
+        "select sync_id, started_at, ended_at, {sync_type}, sync_token from v1_sync_runs order by id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(SyncRun {
+            sync_id: r.get(0)?,
+            started_at: r.get(1)?,
+            ended_at: r.get(2)?,
+            sync_type: r.get(3)?,
+            sync_token: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The finished full syncs among `runs` (oldest row first), newest first.
+fn finished_full(runs: Vec<SyncRun>) -> Vec<SyncRun> {
+    let mut runs: Vec<SyncRun> = runs
+        .into_iter()
+        .filter(|r| r.ended_at.is_some() && (r.sync_type == "full" || r.sync_type.is_empty()))
+        .collect();
+    // Later rows first, then a stable sort: ties on ended_at keep the later row first.
+    runs.reverse();
+    runs.sort_by(|a, b| b.ended_at.cmp(&a.ended_at));
+    runs
+}
+
+/// Finished full syncs of the database behind `conn`, newest first.
+pub(crate) fn finished_full_syncs_of(conn: &Connection) -> Result<Vec<SyncRun>, C1zError> {
+    let has_sync_type = schema::columns(conn, "main", "v1_sync_runs")?
+        .iter()
+        .any(|c| c == "sync_type");
+    Ok(finished_full(sync_runs_of(conn, has_sync_type)?))
+}
+
+/// Why decompressing a c1z failed.
+#[derive(Debug)]
+pub(crate) enum DecodeError {
+    /// The file is not a v1 c1z we can decode (bad magic, corrupt or oversized stream).
+    Format(C1zError),
+    /// Reading the file failed.
+    Read(io::Error),
+    /// Writing the database failed: the scratch folder is full, or another local problem.
+    Write(io::Error),
+}
+
+impl DecodeError {
+    /// The error to report when the decoded database was needed (`scratch_dir` held it).
+    pub(crate) fn into_error(self, path: &Path, scratch_dir: &Path) -> C1zError {
+        match self {
+            DecodeError::Format(e) => e,
+            DecodeError::Read(e) => C1zError::io("read", path)(e),
+            DecodeError::Write(e) => {
+                C1zError::io_in("decompress into", scratch_dir, Volume::Scratch)(e)
+            }
+        }
+    }
+}
+
+/// Records whether an error came from the wrapped reader or writer (and not from the zstd
+/// stream between them), so a full scratch folder is not mistaken for a corrupt file.
+struct Tracked<T> {
+    inner: T,
+    failed: bool,
+}
+
+impl<R: Read> Read for Tracked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|_| self.failed = true)
+    }
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).inspect_err(|_| self.failed = true)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|_| self.failed = true)
+    }
+}
+
+/// Reads and checks the magic of the c1z at `path`; the file is positioned after it.
+fn open_checked(path: &Path) -> Result<BufReader<Tracked<File>>, DecodeError> {
+    let file = File::open(path).map_err(DecodeError::Read)?;
+    let mut input = BufReader::new(Tracked {
+        inner: file,
+        failed: false,
+    });
+    let mut magic = [0u8; 5];
+    let mut got = 0;
+    while got < magic.len() {
+        match input.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(DecodeError::Read(e)),
+        }
+    }
+    if &magic[..got] != MAGIC {
+        return Err(DecodeError::Format(C1zError::BadMagic {
+            path: path.to_path_buf(),
+            found: magic[..got].to_vec(),
+        }));
+    }
+    Ok(input)
+}
+
+/// Decompresses the c1z at `path` into `out`, writing at most `cap` bytes (a full scratch folder
+/// or its limit); more than [`MAX_DECODED_BYTES`] is [`C1zError::TooLarge`]. Returns the size.
+pub(crate) fn decompress(path: &Path, out: File, cap: u64) -> Result<u64, DecodeError> {
+    let input = open_checked(path)?;
+    let mut dec = zstd::stream::Decoder::with_buffer(input)
+        .and_then(|mut d| d.window_log_max(MAX_WINDOW_LOG).map(|()| d))
+        .map_err(|e| DecodeError::Format(C1zError::io("decompress", path)(e)))?;
+    let mut out = BufWriter::new(Tracked {
+        inner: CappedWriter {
+            inner: out,
+            written: 0,
+            cap,
+        },
+        failed: false,
+    });
+    let copied = io::copy(&mut (&mut dec).take(MAX_DECODED_BYTES + 1), &mut out)
+        .and_then(|n| out.flush().map(|()| n));
+    let wrote_failed = out.get_ref().failed;
+    let read_failed = dec.get_ref().get_ref().failed;
+    match copied {
+        Ok(n) if n > MAX_DECODED_BYTES => Err(DecodeError::Format(C1zError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_DECODED_BYTES,
+        })),
+        Ok(n) => Ok(n),
+        Err(e) if wrote_failed => Err(DecodeError::Write(e)),
+        Err(e) if read_failed => Err(DecodeError::Read(e)),
+        Err(e) => Err(DecodeError::Format(C1zError::io("decompress", path)(e))),
+    }
+}
+
+/// The decompressed size the c1z at `path` declares in its zstd frame header (our writer and
+/// Baton's both set it), or `None` when absent or unreadable.
+pub(crate) fn decoded_size(path: &Path) -> Option<u64> {
+    let mut input = open_checked(path).ok()?;
+    let mut header = [0u8; 18];
+    let mut got = 0;
+    while got < header.len() {
+        match input.read(&mut header[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return None,
+        }
+    }
+    zstd::zstd_safe::get_frame_content_size(&header[..got])
+        .ok()
+        .flatten()
 }
 
 /// Diffs the two newest finished full syncs of the c1z at `path`; `None` when it holds fewer

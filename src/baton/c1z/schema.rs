@@ -125,6 +125,65 @@ pub(crate) fn create_indexes(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(&statements(false))
 }
 
+/// Drops the indexes [`create_indexes`] makes (a bulk load then rebuilds them in one pass).
+pub(crate) fn drop_indexes(conn: &Connection) -> rusqlite::Result<()> {
+    let names: Vec<String> = DDL
+        .split(';')
+        .map(str::trim)
+        .filter_map(|st| st.strip_prefix("create "))
+        .filter_map(|st| {
+            let st = st.strip_prefix("unique ").unwrap_or(st);
+            let st = st.strip_prefix("index if not exists ")?;
+            st.split_whitespace().next().map(str::to_owned)
+        })
+        .collect();
+    let sql: String = names
+        .iter()
+        .map(|n| format!("drop index if exists {n};\n"))
+        .collect();
+    conn.execute_batch(&sql)
+}
+
+/// Whether the database behind `conn` has exactly our tables and columns (names, types,
+/// constraints), so rows can be deleted and inserted in place. Files of other Baton versions
+/// differ and are copied column by column instead.
+pub(crate) fn matches_ours(conn: &Connection) -> rusqlite::Result<bool> {
+    let ours = Connection::open_in_memory()?;
+    create_tables(&ours)?;
+    let shape = |c: &Connection| -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+        let mut stmt = c.prepare(
+            "select name from sqlite_master where type = 'table' \
+             and name not like 'sqlite_%' order by name",
+        )?;
+        let tables = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        tables
+            .into_iter()
+            .map(|t| {
+                // A bound argument: the names come from the file, which we do not trust.
+                let mut stmt = c.prepare(
+                    "select name, type, \"notnull\", dflt_value, pk from pragma_table_info(?1)",
+                )?;
+                let cols = stmt
+                    .query_map([&t], |r| {
+                        Ok(format!(
+                            "{}|{}|{}|{:?}|{}",
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, i64>(4)?
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((t, cols))
+            })
+            .collect()
+    };
+    Ok(shape(conn)? == shape(&ours)?)
+}
+
 /// Column names of `table` in database `schema` (`main`, or an attached name); empty if absent.
 pub(crate) fn columns(
     conn: &Connection,

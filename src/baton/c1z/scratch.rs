@@ -26,7 +26,10 @@ impl ScratchFile {
             let name = format!(".{stem}.{:016x}.{kind}{SUFFIX}", rand::random::<u64>());
             let path = dir.join(name);
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => return Ok((Self { path, armed: true }, file)),
+                Ok(file) => {
+                    super::space::register_live(&path);
+                    return Ok((Self { path, armed: true }, file));
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
             }
@@ -45,6 +48,7 @@ impl ScratchFile {
 
 impl Drop for ScratchFile {
     fn drop(&mut self) {
+        super::space::unregister_live(&self.path);
         if self.armed {
             let _ = fs::remove_file(&self.path);
             for side in ["-journal", "-wal", "-shm"] {
@@ -54,6 +58,46 @@ impl Drop for ScratchFile {
             }
         }
     }
+}
+
+/// Whether `name` is one of our temporary files (`.<stem>.<16 hex>.<kind>.tmp`, or a side file).
+fn is_ours(name: &str) -> bool {
+    let name = ["-journal", "-wal", "-shm"]
+        .iter()
+        .find_map(|side| name.strip_suffix(side))
+        .unwrap_or(name);
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(SUFFIX)) else {
+        return false;
+    };
+    // <stem>.<hex>.<kind>: the random part is the second-to-last or third-to-last segment.
+    let parts: Vec<&str> = rest.split('.').collect();
+    parts.len() >= 3
+        && parts
+            .iter()
+            .rev()
+            .skip(1)
+            .take(2)
+            .any(|p| p.len() == 16 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes every temporary file of ours in `dir`, whatever its age: for a scratch folder that
+/// belongs to this process alone, at its start (a killed predecessor's database would otherwise
+/// count against the folder's limit for an hour). Returns how many bytes it freed.
+pub(crate) fn remove_all(dir: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut freed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(is_ours) {
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if fs::remove_file(entry.path()).is_ok() {
+                freed += len;
+            }
+        }
+    }
+    freed
 }
 
 /// Removes stale temporary files of `stem` in `dir` left by a writer that was killed.
@@ -78,5 +122,39 @@ pub(crate) fn remove_stale(dir: &Path, stem: &str) {
         if old {
             let _ = fs::remove_file(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_recognised_by_name_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = [
+            ".sync.c1z.0123456789abcdef.db.tmp",
+            ".sync.c1z.0123456789abcdef.db.tmp-journal",
+            ".sync.c1z.fedcba9876543210.c1z.tmp",
+            ".x.c1z.00112233445566ff.read.db.tmp",
+        ];
+        let others = [
+            "sync.c1z",
+            ".sync.c1z.notrandom.db.tmp",
+            "keep.tmp",
+            ".hidden",
+        ];
+        for n in ours.iter().chain(&others) {
+            fs::write(dir.path().join(n), b"x").unwrap();
+        }
+        assert_eq!(remove_all(dir.path()), ours.len() as u64);
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut expected = others.map(String::from).to_vec();
+        expected.sort();
+        assert_eq!(left, expected);
     }
 }

@@ -1,9 +1,11 @@
 use std::fs;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use prost::Message;
 use sha2::{Digest, Sha256};
 
+use super::write::estimate;
 use super::*;
 use crate::baton::model::*;
 use crate::baton::pb::{self, entitlement::Purpose, resource_type::Trait};
@@ -139,11 +141,20 @@ fn round_trip() {
     );
     assert_eq!(ids, r.grant_ids(&run.sync_id).unwrap());
     assert_eq!(ids, snap.grant_ids().collect::<Vec<_>>());
+    // A grant names its principal by id, as grant.NewGrant does; the user itself, with its
+    // trait, is the resource row that id resolves to (as the baton CLI resolves it).
     let principal = grants[0].principal.as_ref().unwrap();
-    let ut: pb::UserTrait = pb::find_annotation(&principal.annotations)
-        .unwrap()
+    assert!(principal.annotations.is_empty() && principal.display_name.is_empty());
+    let pid = principal.id.clone().unwrap();
+    let user = resources
+        .iter()
+        .find(|r| r.id.as_ref() == Some(&pid))
         .unwrap();
+    let ut: pb::UserTrait = pb::find_annotation(&user.annotations).unwrap().unwrap();
     assert_eq!(ut.emails[0].address, "u1@example.com");
+    let ent = grants[0].entitlement.as_ref().unwrap();
+    assert_eq!(ent.id, "team:7:member");
+    assert_eq!(ent.resource.as_ref().unwrap().display_name, "Ops");
     let ge: pb::GrantExpandable = pb::find_annotation(&grants[3].annotations)
         .unwrap()
         .unwrap();
@@ -473,4 +484,235 @@ fn scale_one_million_grants() {
         start.elapsed()
     );
     assert!(peak_rss_kib() < 200 * 1024);
+}
+
+/// `n` users with hard-to-compress names, each a member of team 7 and holder of role admin.
+fn wide_fixture(n: u32, marker: &str) -> Snapshot {
+    let mut s = Snapshot::new();
+    s.add_resource_type(resource_type("user", "User", &[Trait::User]))
+        .unwrap();
+    s.add_resource_type(resource_type("team", "Team", &[Trait::Group]))
+        .unwrap();
+    s.add_resource(
+        ResourceBuilder::new("team", "7", format!("Ops {marker}"))
+            .group_trait()
+            .build(),
+    )
+    .unwrap();
+    let member = s
+        .add_entitlement(EntitlementBuilder::new(
+            "team",
+            "7",
+            "member",
+            Purpose::Assignment,
+        ))
+        .unwrap();
+    for i in 0..n {
+        let noise = hex::encode(Sha256::digest(format!("{marker}{i}")));
+        let email = format!("{}@example.com", &noise[..24]);
+        let u = s
+            .add_resource(
+                ResourceBuilder::new("user", i.to_string(), format!("{marker} {noise}"))
+                    .user_trait(UserTraitBuilder::new().email(&email, true).login(&email))
+                    .build(),
+            )
+            .unwrap();
+        s.add_grant(member, u).unwrap();
+    }
+    s
+}
+
+fn decompressed(path: &Path) -> Vec<u8> {
+    zstd::decode_all(&fs::read(path).unwrap()[5..]).unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The database is reused in place from the previous file; the sync it drops must not survive
+/// in its free pages (the file would keep data of accounts removed two syncs ago).
+#[test]
+fn a_dropped_sync_leaves_no_bytes_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.c1z");
+    let opts = WriteOptions::default();
+    let first = write_c1z(&path, &wide_fixture(300, "OLDEST-MARKER"), &opts).unwrap();
+    write_c1z(&path, &wide_fixture(100, "MIDDLE-MARKER"), &opts).unwrap();
+    assert!(contains(&decompressed(&path), b"OLDEST-MARKER"));
+    let third = write_c1z(&path, &wide_fixture(100, "NEWEST-MARKER"), &opts).unwrap();
+    let db = decompressed(&path);
+    assert!(
+        !contains(&db, b"OLDEST-MARKER"),
+        "the dropped sync's rows remain"
+    );
+    assert!(!contains(&db, first.sync_id.as_bytes()));
+    assert!(contains(&db, b"MIDDLE-MARKER") && contains(&db, b"NEWEST-MARKER"));
+    let r = C1zReader::open(&path).unwrap();
+    assert_eq!(r.sync_runs().unwrap().len(), 2);
+    assert_eq!(r.grant_ids(&third.sync_id).unwrap().len(), 100);
+}
+
+/// A previous file in another writer's layout (here: one more column, as newer Baton adds) is
+/// not reused in place: its kept sync is copied column by column into a database of ours.
+#[test]
+fn a_previous_file_of_another_layout_is_copied_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.c1z");
+    let first = write_c1z(&path, &fixture(&[1, 2]), &WriteOptions::default()).unwrap();
+    let db = dir.path().join("plain.db");
+    fs::write(&db, decompressed(&path)).unwrap();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("alter table v1_grants add column future text not null default 'x';")
+        .unwrap();
+    let mut out = MAGIC.to_vec();
+    out.extend(zstd::encode_all(fs::read(&db).unwrap().as_slice(), 3).unwrap());
+    fs::write(&path, out).unwrap();
+    fs::remove_file(&db).unwrap();
+
+    let second = write_c1z(&path, &fixture(&[2, 3]), &WriteOptions::default()).unwrap();
+    assert_eq!(
+        second.previous_sync_id.as_deref(),
+        Some(first.sync_id.as_str())
+    );
+    let d = second.diff.unwrap();
+    assert_eq!((d.grants_added, d.grants_removed), (1, 1));
+    let r = C1zReader::open(&path).unwrap();
+    let cols = schema::columns(r.connection(), "main", "v1_grants").unwrap();
+    assert!(!cols.iter().any(|c| c == "future"), "our layout: {cols:?}");
+    assert_eq!(r.grant_ids(&first.sync_id).unwrap().len(), 4);
+}
+
+fn scratch_and_file() -> (tempfile::TempDir, tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sync.c1z");
+    (dir, scratch, path)
+}
+
+fn assert_untouched(path: &Path, sha_before: &str, dir: &Path, scratch: &Path) {
+    assert_eq!(sha(path), sha_before, "the previous file changed");
+    assert_eq!(dir_names(dir), ["sync.c1z"], "temporary files left");
+    assert!(dir_names(scratch).is_empty(), "scratch files left");
+}
+
+#[test]
+fn a_scratch_limit_below_the_estimate_fails_before_any_work() {
+    let (dir, scratch, path) = scratch_and_file();
+    write_c1z(&path, &wide_fixture(200, "A"), &WriteOptions::default()).unwrap();
+    let before = sha(&path);
+    let opts = WriteOptions {
+        scratch_dir: Some(scratch.path().to_path_buf()),
+        scratch_limit: Some(1000),
+        ..Default::default()
+    };
+    let err = write_c1z(&path, &wide_fixture(200, "B"), &opts).unwrap_err();
+    match &err {
+        C1zError::DiskFull {
+            volume: Volume::Scratch,
+            dir: d,
+            cause: NoRoom::Limit,
+            needed: Some(n),
+            available: Some(a),
+        } => {
+            assert_eq!(d, scratch.path());
+            assert!(*n > 1000 && *a <= 1000, "{err}");
+        }
+        other => panic!("expected DiskFull in scratch, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("scratch folder") && msg.contains("available"),
+        "{msg}"
+    );
+    assert_untouched(&path, &before, dir.path(), scratch.path());
+}
+
+#[test]
+fn a_scratch_limit_reached_while_building_is_disk_full() {
+    let (dir, scratch, path) = scratch_and_file();
+    write_c1z(&path, &wide_fixture(200, "A"), &WriteOptions::default()).unwrap();
+    let before = sha(&path);
+    // Above the estimate of the rows, below the pages SQLite needs for them.
+    let est = estimate(&wide_fixture(200, "B"));
+    let decoded = decompressed(&path).len() as u64;
+    let limit = decoded.max(est.database * 2) + est.spill * 2 + 1;
+    let opts = WriteOptions {
+        scratch_dir: Some(scratch.path().to_path_buf()),
+        scratch_limit: Some(limit),
+        ..Default::default()
+    };
+    let err = write_c1z(&path, &wide_fixture(2000, "B"), &opts).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            C1zError::DiskFull {
+                volume: Volume::Scratch,
+                cause: NoRoom::Limit,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_untouched(&path, &before, dir.path(), scratch.path());
+}
+
+#[test]
+fn a_data_limit_reached_while_compressing_is_disk_full_with_the_projected_size() {
+    let (dir, scratch, path) = scratch_and_file();
+    write_c1z(&path, &fixture(&[1]), &WriteOptions::default()).unwrap();
+    let before = sha(&path);
+    let kept = fs::metadata(&path).unwrap().blocks() * 512;
+    // Room for the estimate (5 % of the database) but not for these incompressible rows.
+    let opts = WriteOptions {
+        scratch_dir: Some(scratch.path().to_path_buf()),
+        data_limit: Some(SpaceLimit {
+            root: dir.path().to_path_buf(),
+            bytes: kept + 60_000,
+        }),
+        ..Default::default()
+    };
+    let err = write_c1z(&path, &wide_fixture(3000, "B"), &opts).unwrap_err();
+    match &err {
+        C1zError::DiskFull {
+            volume: Volume::Data,
+            cause: NoRoom::Limit,
+            needed: Some(n),
+            available: Some(a),
+            ..
+        } => assert!(*n > *a && *a <= 60_000, "{err}"),
+        other => panic!("expected DiskFull in the data folder, got {other:?}"),
+    }
+    assert!(err.to_string().contains("needs about"), "{err}");
+    assert_untouched(&path, &before, dir.path(), scratch.path());
+    // The same write fits once the limit allows it.
+    let roomy = WriteOptions {
+        data_limit: Some(SpaceLimit {
+            root: dir.path().to_path_buf(),
+            bytes: 100_000_000,
+        }),
+        ..opts
+    };
+    write_c1z(&path, &wide_fixture(3000, "B"), &roomy).unwrap();
+}
+
+/// The early checks use the estimate; it must not be above what the database really takes
+/// (that would refuse writes that fit), nor far below it.
+#[test]
+fn the_size_estimate_is_a_close_lower_bound() {
+    let (_dir, scratch, path) = scratch_and_file();
+    let snap = wide_fixture(20_000, "E");
+    let est = estimate(&snap);
+    let opts = WriteOptions {
+        scratch_dir: Some(scratch.path().to_path_buf()),
+        ..Default::default()
+    };
+    let sum = write_c1z(&path, &snap, &opts).unwrap();
+    let ratio = sum.scratch_bytes as f64 / est.database as f64;
+    assert!(
+        (1.0..1.3).contains(&ratio),
+        "database {} vs estimate {est:?}",
+        sum.scratch_bytes
+    );
 }

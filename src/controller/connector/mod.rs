@@ -237,6 +237,7 @@ fn sync_options(connector: &MondayConnector, ctx: &Context) -> SyncOptions {
         observer: Some(Arc::new(crate::metrics::RequestObserver(
             ctx.metrics.clone(),
         ))),
+        disk: None,
     }
 }
 

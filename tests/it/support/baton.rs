@@ -33,9 +33,13 @@ pub fn baton_bin() -> Result<PathBuf, String> {
 }
 
 pub fn run(bin: &Path, args: &[&str]) -> String {
+    // baton v0.4.3 leaves its decompressed copy of the file (`$TMPDIR/c1z<digits>/db`, ~10x the
+    // file) behind on every call: give it a folder that goes away with the call.
+    let tmp = tempfile::tempdir().expect("temp folder for baton");
     let out = Command::new(bin)
         .args(args)
         .env("HOME", std::env::temp_dir())
+        .env("TMPDIR", tmp.path())
         .output()
         .expect("run baton");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -8,5 +8,6 @@ pub mod operator;
 pub mod packaging;
 pub mod schema;
 pub mod service;
+pub mod tmpfs;
 
 pub use control_plane::*;
