@@ -43,15 +43,44 @@ pub struct ControlPlane {
     pub sa_key_path: PathBuf,
     /// Process ids of etcd and kube-apiserver (the cleanup test checks they die with us).
     pub pids: Vec<u32>,
+    /// What it was started with.
+    pub options: Options,
 }
 
 static CONTROL_PLANE: OnceLock<ControlPlane> = OnceLock::new();
 
 /// Starts the control plane on first use and returns it; later calls share it.
 pub fn control_plane() -> &'static ControlPlane {
-    CONTROL_PLANE.get_or_init(|| match start() {
-        Ok(cp) => cp,
-        Err(e) => panic!("could not start the test control plane: {e:#}"),
+    control_plane_with(Options::default)
+}
+
+/// How the apiserver is set up beyond the defaults. Node mode (`node.rs`) needs it reachable from
+/// pods and kubelets: a non-loopback address, the `kubernetes` Service names in the certificate,
+/// identities for the node's components, the Node authorizer.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Bind and advertise address instead of 127.0.0.1 (it must exist on this host).
+    pub address: Option<std::net::Ipv4Addr>,
+    /// More subject alternative names of the serving certificate (IP addresses or DNS names).
+    pub extra_sans: Vec<String>,
+    /// More lines of the static token file (`token,user,uid,"group1,group2"`).
+    pub extra_tokens: Vec<String>,
+    /// More kube-apiserver flags as `--name=value`; one that names a default flag replaces it.
+    pub extra_args: Vec<String>,
+}
+
+/// Like [`control_plane`], but with `options` if this call starts it. The first call of the test
+/// binary decides; callers that need particular options check [`ControlPlane::options`].
+pub fn control_plane_with(options: impl FnOnce() -> Options) -> &'static ControlPlane {
+    CONTROL_PLANE.get_or_init(|| {
+        let opts = options();
+        match start(&opts) {
+            Ok(mut cp) => {
+                cp.options = opts;
+                cp
+            }
+            Err(e) => panic!("could not start the test control plane: {e:#}"),
+        }
     })
 }
 
@@ -213,7 +242,7 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn start() -> Result<ControlPlane> {
+fn start(opts: &Options) -> Result<ControlPlane> {
     let started = Instant::now();
     let apiserver = require_tool("kube-apiserver")?;
     let etcd = require_tool("etcd")?;
@@ -228,8 +257,16 @@ fn start() -> Result<ControlPlane> {
         .push(rcgen::DnType::CommonName, "monday-operator test CA");
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
     let serving_key = rcgen::KeyPair::generate()?;
-    let serving_params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    let address = opts
+        .address
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
+        .to_string();
+    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    sans.extend(opts.extra_sans.iter().cloned());
+    if !sans.contains(&address) {
+        sans.push(address.clone());
+    }
+    let serving_params = rcgen::CertificateParams::new(sans)?;
     let serving = serving_params.signed_by(&serving_key, &ca)?;
     let sa_key = rcgen::KeyPair::generate()?;
     let ca_pem = ca.pem();
@@ -239,12 +276,14 @@ fn start() -> Result<ControlPlane> {
     let sa_key_path = dir.join("sa.key");
     write(&sa_key_path, &sa_key.serialize_pem())?;
     write(&dir.join("sa.pub"), &sa_key.public_key_pem())?;
-    write(
-        &dir.join("tokens.csv"),
-        &format!(
-            "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n"
-        ),
-    )?;
+    let mut tokens = format!(
+        "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n"
+    );
+    for line in &opts.extra_tokens {
+        tokens.push_str(line);
+        tokens.push('\n');
+    }
+    write(&dir.join("tokens.csv"), &tokens)?;
 
     // etcd
     let (client_port, peer_port) = (free_port(), free_port());
@@ -273,12 +312,12 @@ fn start() -> Result<ControlPlane> {
 
     // kube-apiserver
     let port = free_port();
-    let server = format!("https://127.0.0.1:{port}");
+    let server = format!("https://{address}:{port}");
     let mut cmd = Command::new(apiserver);
     cmd.arg(format!("--etcd-servers={etcd_url}"))
         .arg(format!("--secure-port={port}"))
-        .arg("--bind-address=127.0.0.1")
-        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--bind-address={address}"))
+        .arg(format!("--advertise-address={address}"))
         .arg(format!(
             "--cert-dir={}",
             dir.join("apiserver-certs").display()
@@ -310,6 +349,7 @@ fn start() -> Result<ControlPlane> {
         .arg("--enable-priority-and-fairness=false")
         .arg("--profiling=false")
         .arg("--v=1");
+    let cmd = with_overrides(cmd, &opts.extra_args);
     let mut apiserver_child = spawn_logged(cmd, &dir.join("kube-apiserver.log"))?;
 
     let kubeconfig = dir.join("admin.kubeconfig");
@@ -346,7 +386,27 @@ fn start() -> Result<ControlPlane> {
         ca_pem,
         sa_key_path,
         pids: vec![etcd_child.id(), apiserver_child.id()],
+        options: Options::default(),
     })
+}
+
+/// `cmd` with `extra` flags (`--name=value`) added; each replaces a flag of the same name, since
+/// some apiserver flags are lists that would otherwise accumulate.
+fn with_overrides(cmd: Command, extra: &[String]) -> Command {
+    let flag = |a: &str| a.split_once('=').map(|(k, _)| k.to_string());
+    let replaced: Vec<String> = extra.iter().filter_map(|e| flag(e)).collect();
+    let mut out = Command::new(cmd.get_program());
+    out.args(
+        cmd.get_args()
+            .filter(|a| {
+                a.to_str()
+                    .and_then(flag)
+                    .is_none_or(|k| !replaced.contains(&k))
+            })
+            .map(|a| a.to_os_string()),
+    );
+    out.args(extra);
+    out
 }
 
 /// Polls `/readyz` through kubectl, which already speaks TLS with the kubeconfig's CA.

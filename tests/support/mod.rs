@@ -3,5 +3,7 @@
 
 pub mod baton;
 pub mod control_plane;
+pub mod image;
+pub mod node;
 
 pub use control_plane::*;
