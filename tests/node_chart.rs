@@ -458,3 +458,596 @@ fn the_operator_pod_runs_as_65532_without_capabilities_and_writes_only_to_its_vo
         }
     }
 }
+
+fn pod_name(pod: &Value) -> String {
+    pod["metadata"]["name"]
+        .as_str()
+        .expect("pod name")
+        .to_string()
+}
+
+fn holder(namespace: &str, lease: &str) -> Option<String> {
+    let out = support::kubectl(&[
+        "get",
+        "lease",
+        lease,
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
+    let h = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !h.is_empty()).then_some(h)
+}
+
+/// A gauge of a pod's `/metrics` (`monday_operator_<name>`), read through the apiserver's pod
+/// proxy (the host routes the node's pod addresses).
+fn gauge(namespace: &str, pod: &str, name: &str) -> Option<i64> {
+    let out = support::kubectl(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/namespaces/{namespace}/pods/{pod}:8080/proxy/metrics"),
+    ]);
+    let prefix = format!("monday_operator_{name} ");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn leader_gauge(namespace: &str, pod: &str) -> Option<i64> {
+    gauge(namespace, pod, "leader")
+}
+
+/// Asks for a sync (the documented annotation) and returns the value to expect in
+/// `status.lastSyncRequest`.
+fn request_sync(ns: &str, name: &str) -> String {
+    let value = format!(
+        "{}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+        support::random_suffix()
+    );
+    kubectl_ok(&[
+        "annotate",
+        "mondayconnector",
+        name,
+        "-n",
+        ns,
+        "--overwrite",
+        &format!("iga.monday-operator.dev/sync-requested-at={value}"),
+    ]);
+    value
+}
+
+fn wait_sync_answered(ns: &str, name: &str, request: &str, timeout: Duration) -> Value {
+    eventually(
+        timeout,
+        &format!("{ns}/{name} to answer sync request {request}"),
+        || {
+            let c = get_connector(ns, name);
+            let ready = condition(&c, "Ready").is_some_and(|r| r["status"] == "True");
+            (ready && c["status"]["lastSyncRequest"] == request).then_some(c)
+        },
+    )
+}
+
+#[test]
+fn with_two_replicas_one_pod_leads_and_the_other_takes_over_within_the_lease_duration_when_the_leader_pod_is_deleted()
+ {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let system = fresh_namespace("mo-ha");
+    let release = Release::install(
+        "ha",
+        &system,
+        &["replicaCount=2", "podDisruptionBudget.enabled=true"],
+    );
+    let sel = release.selector();
+    let names: Vec<String> = ready_pods(&system, &sel, 2).iter().map(pod_name).collect();
+    let lease = "ha-monday-operator-leader";
+    let leader = eventually(Duration::from_secs(60), "a leader", || {
+        holder(&system, lease).filter(|h| names.contains(h))
+    });
+    let standby = names.iter().find(|n| **n != leader).unwrap().clone();
+    let gauges = eventually(Duration::from_secs(30), "both pods' leader gauge", || {
+        Some((
+            leader_gauge(&system, &leader)?,
+            leader_gauge(&system, &standby)?,
+        ))
+    });
+    assert_eq!(
+        gauges,
+        (1, 0),
+        "one leader ({leader}), one standby ({standby})"
+    );
+    let pdb = eventually(
+        Duration::from_secs(60),
+        "the PodDisruptionBudget status",
+        || {
+            let p = kubectl_json(&["pdb", "ha-monday-operator", "-n", &system]);
+            (p["status"]["currentHealthy"] == 2).then_some(p)
+        },
+    );
+    assert_eq!(
+        pdb["status"]["disruptionsAllowed"], 1,
+        "the budget covers both pods and allows one voluntary disruption: {pdb}"
+    );
+
+    let (ns, name) = connector(&emu, false);
+    let first = wait_synced(&ns, &name, Duration::from_secs(120), |id| !id.is_empty());
+
+    // Cordon the node so the pod the ReplicaSet starts in the leader's place stays Pending: the
+    // standby, and only the standby, can take over.
+    kubectl_ok(&["cordon", node::NODE_NAME]);
+    struct Uncordon;
+    impl Drop for Uncordon {
+        fn drop(&mut self) {
+            let _ = support::kubectl(&["uncordon", node::NODE_NAME]);
+        }
+    }
+    let uncordon = Uncordon;
+    let deleted = Instant::now();
+    kubectl_ok(&["delete", "pod", &leader, "-n", &system, "--wait=false"]);
+    let lease_duration = Duration::from_secs(15); // `run --lease-duration` default, not overridden by the chart
+    eventually(
+        lease_duration + Duration::from_secs(10),
+        "the standby to lead",
+        || (holder(&system, lease).as_deref() == Some(standby.as_str())).then_some(()),
+    );
+    let took_over = deleted.elapsed();
+    eprintln!(
+        "standby {standby} took the Lease {:.1}s after the leader pod {leader} was deleted (lease duration {lease_duration:?})",
+        took_over.as_secs_f64()
+    );
+    assert!(
+        took_over <= lease_duration,
+        "took over in {took_over:?}, more than the lease duration"
+    );
+    let successor_pod = pods(&system, &sel)
+        .into_iter()
+        .find(|p| pod_name(p) == standby)
+        .expect("the standby's pod");
+    let request = request_sync(&ns, &name);
+    let c = wait_sync_answered(&ns, &name, &request, Duration::from_secs(120));
+    assert_ne!(
+        c["status"]["snapshot"]["syncId"], first["status"]["snapshot"]["syncId"],
+        "the new leader ran the next sync"
+    );
+    let file = snapshot_on_host(
+        node,
+        &successor_pod,
+        c["status"]["snapshot"]["path"].as_str().unwrap(),
+    );
+    assert_eq!(
+        sha256_file(&file),
+        c["status"]["snapshot"]["sha256"].as_str().unwrap(),
+        "the new leader wrote the snapshot into its own volume"
+    );
+    // Two pods again once the replacement can be scheduled: one leads, the other waits.
+    drop(uncordon);
+    let pods = ready_pods(&system, &sel, 2);
+    let gauges: Vec<i64> = eventually(Duration::from_secs(30), "both gauges", || {
+        pods.iter()
+            .map(|p| leader_gauge(&system, &pod_name(p)))
+            .collect::<Option<Vec<i64>>>()
+    });
+    let mut sorted = gauges.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [0, 1],
+        "one leader and one standby again: {gauges:?}"
+    );
+}
+
+#[test]
+fn the_kubelets_sigterm_during_a_sync_keeps_the_last_good_snapshot_and_the_next_pod_syncs_again() {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let system = fresh_namespace("mo-term");
+    // A hostPath PersistentVolume the test can read from the host, owned by the operator's user
+    // (fsGroup does not apply to hostPath).
+    let pv = format!("term-{}", support::random_suffix());
+    let dir = node.dir.join("volumes").join(&pv);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65532), Some(65532)).unwrap();
+    node::apply_json(&json!({
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": pv},
+        "spec": {
+            "capacity": {"storage": "1Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": dir, "type": "Directory"},
+        },
+    }));
+    let mut release = Release::install(
+        "term",
+        &system,
+        &["persistence.enabled=true", "operator.shutdownTimeout=2s"],
+    );
+    let pod = ready_pods(&system, &release.selector(), 1).remove(0);
+    let (ns, name) = connector(&emu, false);
+    let good = wait_synced(&ns, &name, Duration::from_secs(120), |id| !id.is_empty());
+    let rel = good["status"]["snapshot"]["path"]
+        .as_str()
+        .unwrap()
+        .strip_prefix(DATA_DIR)
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string();
+    let file = dir.join(&rel);
+    let good_sha = good["status"]["snapshot"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        sha256_file(&file),
+        good_sha,
+        "the snapshot is on the volume"
+    );
+
+    // A slow sync (every Monday request takes 2 s), then the kubelet stops the pod in the middle.
+    emu.set_latency(Duration::from_secs(2));
+    let requests_before = emu.stats().requests;
+    let request = request_sync(&ns, &name);
+    eventually(Duration::from_secs(60), "the sync to be running", || {
+        (gauge(&system, &pod_name(&pod), "syncs_in_flight")? == 1
+            && emu.stats().requests > requests_before)
+            .then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let stopping = Instant::now();
+    kubectl_ok(&[
+        "delete",
+        "pod",
+        &pod_name(&pod),
+        "-n",
+        &system,
+        "--wait=false",
+    ]);
+    let uid = pod_uid(&pod);
+    eventually(Duration::from_secs(60), "the old pod to be gone", || {
+        (!pods(&system, &release.selector())
+            .iter()
+            .any(|p| pod_uid(p) == uid))
+        .then_some(())
+    });
+    let stopped = stopping.elapsed();
+    eprintln!(
+        "the pod stopped {:.1}s after the kubelet's SIGTERM",
+        stopped.as_secs_f64()
+    );
+    assert!(
+        stopped < Duration::from_secs(30),
+        "the operator exited on SIGTERM within its shutdown timeout, before the grace period's SIGKILL"
+    );
+    assert_eq!(
+        sha256_file(&file),
+        good_sha,
+        "the interrupted sync left the last good snapshot intact"
+    );
+    let reader = monday_operator::baton::C1zReader::open(&file).expect("still a readable .c1z");
+    assert_eq!(
+        reader.latest_finished_sync().unwrap().unwrap().sync_id,
+        good["status"]["snapshot"]["syncId"].as_str().unwrap()
+    );
+    let c = get_connector(&ns, &name);
+    assert_eq!(
+        c["status"]["snapshot"], good["status"]["snapshot"],
+        "status still names the good snapshot"
+    );
+
+    // The replacement pod (Recreate) runs the sync that was asked for.
+    emu.set_latency(Duration::ZERO);
+    let c = wait_sync_answered(&ns, &name, &request, Duration::from_secs(180));
+    assert_ne!(
+        c["status"]["snapshot"]["syncId"],
+        good["status"]["snapshot"]["syncId"]
+    );
+    assert_eq!(
+        sha256_file(&file),
+        c["status"]["snapshot"]["sha256"].as_str().unwrap()
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(file.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "sync.c1z")
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary files left: {leftovers:?}"
+    );
+
+    release.uninstall();
+    kubectl_ok(&["delete", "pvc", "term-monday-operator-data", "-n", &system]);
+    kubectl_ok(&["delete", "pv", &pv]);
+}
+
+fn exists(args: &[&str]) -> bool {
+    let mut all = vec!["get"];
+    all.extend_from_slice(args);
+    support::kubectl(&all).status.success()
+}
+
+fn env_value(pod: &Value, name: &str) -> Option<String> {
+    pod["spec"]["containers"][0]["env"]
+        .as_array()?
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str().map(String::from))
+}
+
+/// After a rollout: the connector kept its status (nothing reset it, Ready never flapped).
+fn assert_status_preserved(before: &Value, ns: &str, name: &str) {
+    let after = get_connector(ns, name);
+    let (b, a) = (&before["status"], &after["status"]);
+    for k in ["account", "counts"] {
+        assert_eq!(a[k], b[k], "status.{k} preserved");
+    }
+    let ready = |s: &Value| condition(s, "Ready").cloned().unwrap_or_default();
+    assert_eq!(ready(&after)["status"], "True");
+    assert_eq!(
+        ready(&after)["lastTransitionTime"],
+        ready(before)["lastTransitionTime"],
+        "Ready did not flap during the rollout"
+    );
+    assert!(
+        a["lastSuccessfulSyncTime"].as_str() >= b["lastSuccessfulSyncTime"].as_str(),
+        "lastSuccessfulSyncTime kept (or moved on)"
+    );
+}
+
+#[test]
+fn helm_upgrade_with_a_changed_value_rolls_the_pod_keeping_status_and_uninstall_keeps_crds_and_objects()
+ {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let system = fresh_namespace("mo-upg");
+    let mut release = Release::install("upg", &system, &[]);
+    let sel = release.selector();
+    let old = ready_pods(&system, &sel, 1).remove(0);
+    let (ns, name) = connector(&emu, false);
+    let before = wait_synced(&ns, &name, Duration::from_secs(120), |id| !id.is_empty());
+
+    release.upgrade(&["operator.logLevel=debug"]);
+    let new = ready_pods(&system, &sel, 1).remove(0);
+    assert_ne!(pod_uid(&new), pod_uid(&old), "the pod was replaced");
+    assert_eq!(env_value(&new, "RUST_LOG").as_deref(), Some("debug"));
+    assert!(
+        !pods(&system, &sel)
+            .iter()
+            .any(|p| pod_uid(p) == pod_uid(&old)),
+        "Recreate: the old pod is gone"
+    );
+    // Let the new operator reconcile before looking.
+    eventually(
+        Duration::from_secs(60),
+        "the new operator's first reconcile",
+        || {
+            let logs = kubectl_ok(&["logs", "-n", &system, &pod_name(&new)]);
+            logs.contains(&ns).then_some(())
+        },
+    );
+    assert_status_preserved(&before, &ns, &name);
+
+    release.uninstall();
+    assert!(!exists(&["clusterrole", "upg-monday-operator"]));
+    for crd in packaging_support::generated_crds() {
+        let crd = crd["metadata"]["name"].as_str().unwrap().to_string();
+        assert!(exists(&["crd", &crd]), "{crd} kept");
+    }
+    assert!(
+        exists(&["mondayconnector", &name, "-n", &ns]),
+        "the connector kept"
+    );
+    assert!(exists(&["secret", "baton-monday-secrets", "-n", &ns]));
+    assert_status_preserved(&before, &ns, &name);
+}
+
+/// `kubectl kustomize` of an overlay in `dir` over `config/default` (outside the overlay's folder,
+/// so the load restrictor is off), applied.
+fn apply_overlay(dir: &Path, patch: &str) {
+    // Kustomize takes only relative paths to a base.
+    let depth = dir
+        .strip_prefix(packaging_support::root())
+        .expect("overlay inside the repository")
+        .components()
+        .count();
+    let base = format!("{}config/default", "../".repeat(depth));
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - {}\npatches:\n  - target: {{kind: Deployment, name: monday-operator}}\n    patch: |-\n{}\n",
+            base,
+            patch
+                .lines()
+                .map(|l| format!("      {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )
+    .unwrap();
+    let built = packaging_support::kubectl_offline(&[
+        "kustomize",
+        "--load-restrictor",
+        "LoadRestrictionsNone",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(built.status.success(), "kustomize: {}", show(&built));
+    let file = dir.join("built.yaml");
+    std::fs::write(&file, &built.stdout).unwrap();
+    kubectl_ok(&["apply", "-f", file.to_str().unwrap()]);
+}
+
+#[test]
+fn kubectl_apply_k_config_default_runs_the_operator_rolls_on_a_change_and_delete_k_config_operator_keeps_crds_and_objects()
+ {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let default = packaging_support::root().join("config/default");
+    kubectl_ok(&["apply", "-k", default.to_str().unwrap()]);
+    let system = "monday-operator";
+    let sel = "app.kubernetes.io/instance=monday-operator";
+    let removed = std::cell::Cell::new(false);
+    struct Remove<'a>(&'a std::cell::Cell<bool>);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            if !self.0.get() {
+                let dir = packaging_support::root().join("config/operator");
+                let _ = support::kubectl(&["delete", "-k", dir.to_str().unwrap(), "--wait"]);
+            }
+        }
+    }
+    let _remove = Remove(&removed);
+    let old = ready_pods(system, sel, 1).remove(0);
+    let (ns, name) = connector(&emu, false);
+    let before = wait_synced(&ns, &name, Duration::from_secs(120), |id| !id.is_empty());
+    let file = snapshot_on_host(
+        node,
+        &old,
+        before["status"]["snapshot"]["path"].as_str().unwrap(),
+    );
+    assert_eq!(
+        sha256_file(&file),
+        before["status"]["snapshot"]["sha256"].as_str().unwrap()
+    );
+
+    // A user's overlay changes the log level: the Deployment rolls its pod.
+    let overlay = tempfile::tempdir_in(packaging_support::root().join("target")).unwrap();
+    apply_overlay(
+        overlay.path(),
+        "- op: replace\n  path: /spec/template/spec/containers/0/env/2\n  value: {name: RUST_LOG, value: debug}",
+    );
+    let new = eventually(Duration::from_secs(120), "the rolled pod", || {
+        ready_pods(system, sel, 1)
+            .into_iter()
+            .find(|p| pod_uid(p) != pod_uid(&old))
+    });
+    assert_eq!(env_value(&new, "RUST_LOG").as_deref(), Some("debug"));
+    eventually(
+        Duration::from_secs(60),
+        "the new operator's first reconcile",
+        || {
+            let logs = kubectl_ok(&["logs", "-n", system, &pod_name(&new)]);
+            logs.contains(&ns).then_some(())
+        },
+    );
+    assert_status_preserved(&before, &ns, &name);
+
+    let operator = packaging_support::root().join("config/operator");
+    kubectl_ok(&["delete", "-k", operator.to_str().unwrap(), "--wait"]);
+    removed.set(true);
+    wait_no_pods(system, sel);
+    assert!(!exists(&["clusterrole", "monday-operator"]));
+    for crd in packaging_support::generated_crds() {
+        let crd = crd["metadata"]["name"].as_str().unwrap().to_string();
+        assert!(exists(&["crd", &crd]), "{crd} kept");
+    }
+    assert!(exists(&["mondayconnector", &name, "-n", &ns]));
+    assert_status_preserved(&before, &ns, &name);
+}
+
+#[test]
+fn a_jit_grant_is_granted_and_expires_on_time_while_the_operator_runs_as_a_pod() {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let system = fresh_namespace("mo-jit");
+    let _release = Release::install("jit", &system, &[]);
+    ready_pods(&system, "app.kubernetes.io/instance=jit", 1);
+    let (ns, name) = connector(&emu, true);
+    wait_synced(&ns, &name, Duration::from_secs(120), |id| !id.is_empty());
+    let (board, user, email) = emu
+        .with_tenant(|t| {
+            use monday_emulator::model::{BoardType, State, UserKind, UserStatus};
+            let b = t
+                .boards
+                .iter()
+                .find(|b| b.board_type == BoardType::Board && b.state == State::Active)?;
+            let u = t.users.iter().find(|u| {
+                u.status == UserStatus::Active
+                    && u.kind == UserKind::Member
+                    && !b.subscribers.contains(&u.id)
+                    && !b.owners.contains(&u.id)
+            })?;
+            Some((b.id, u.id, u.email.clone()))
+        })
+        .expect("a board with a member missing from it");
+    let subscribed = || {
+        emu.with_tenant(|t| {
+            t.boards
+                .iter()
+                .find(|b| b.id == board)
+                .is_some_and(|b| b.subscribers.contains(&user))
+        })
+    };
+    node::apply_json(&json!({
+        "apiVersion": "iga.monday-operator.dev/v1alpha1", "kind": "MondayAccessGrant",
+        "metadata": {"name": "short", "namespace": ns},
+        "spec": {
+            "connectorRef": {"name": name},
+            "principal": {"email": email},
+            "entitlement": format!("board:{board}:subscriber"),
+            "duration": "20s",
+            "reason": "node test",
+        },
+    }));
+    let grant = || kubectl_json(&["mondayaccessgrant", "short", "-n", &ns]);
+    let granted = eventually(Duration::from_secs(60), "the grant Granted", || {
+        let g = grant();
+        (g["status"]["phase"] == "Granted").then_some(g)
+    });
+    assert!(subscribed(), "Monday has the access while the grant runs");
+    let expires = granted["status"]["expiresAt"]
+        .as_str()
+        .expect("expiresAt")
+        .to_string();
+    let expired = eventually(Duration::from_secs(60), "the grant Expired", || {
+        let g = grant();
+        (g["status"]["phase"] == "Expired").then_some(g)
+    });
+    assert!(!subscribed(), "the access is revoked at expiry");
+    let revoked = expired["status"]["revokedAt"].as_str().expect("revokedAt");
+    let t = |s: &str| s.parse::<jiff::Timestamp>().expect("RFC 3339");
+    let late = t(revoked).duration_since(t(&expires));
+    eprintln!("revoked {late:?} after expiresAt");
+    assert!(
+        late.as_secs() <= 5,
+        "revoked at {revoked}, expiry {expires}"
+    );
+}
+
+#[test]
+fn a_one_shot_sync_pod_with_the_chart_defaults_writes_its_snapshot_into_the_volume() {
+    let node = node::node();
+    let _serial = serial();
+    let emu = emulator(node);
+    let ns = fresh_namespace("sync-pod");
+    let out = node.run_sync_pod(&node::SyncPod {
+        namespace: &ns,
+        api_url: &emu.url(),
+        token: emu.admin_token(),
+        values: &[],
+        extra_args: &[],
+        timeout: Duration::from_secs(120),
+    });
+    eprintln!("{out:?}");
+    assert!(out.succeeded(), "{out:#?}");
+    assert!(
+        out.volume_files
+            .iter()
+            .any(|(f, n)| f == "sync.c1z" && *n > 0),
+        "{out:#?}"
+    );
+    assert!(out.peak_volume_bytes > 0);
+    assert!(!out.logs.contains(emu.admin_token()), "no token in the log");
+}
