@@ -109,10 +109,17 @@ static NODE: OnceLock<Result<Node, String>> = OnceLock::new();
 /// Starts node mode on first use and returns it. When it cannot start, every call panics with the
 /// same one line naming what is missing; node tests fail, they never skip.
 pub fn node() -> &'static Node {
-    match NODE.get_or_init(|| start().map_err(|e| format!("{e:#}"))) {
+    match try_node() {
         Ok(node) => node,
         Err(e) => panic!("node mode did not start: {e}"),
     }
+}
+
+/// [`node`] without the panic: the one line naming what is missing (for `make demo`).
+pub fn try_node() -> Result<&'static Node, &'static str> {
+    NODE.get_or_init(|| start().map_err(|e| format!("{e:#}").replace('\n', " ")))
+        .as_ref()
+        .map_err(String::as_str)
 }
 
 fn start() -> Result<Node> {
