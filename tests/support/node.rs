@@ -546,7 +546,36 @@ fn preflight() -> Result<()> {
     if !Path::new("/proc/sys/net/bridge").exists() {
         bail!("the kernel has no bridge netfilter (net.bridge.*): kube-proxy needs br_netfilter");
     }
+    let tmp = std::env::temp_dir();
+    let free = free_bytes(&tmp)?;
+    if free < MIN_FREE_DISK {
+        bail!(
+            "only {} MiB free on the filesystem of {}: the kubelet would evict every pod (DiskPressure below {} MiB); free some space",
+            free >> 20,
+            tmp.display(),
+            MIN_FREE_DISK >> 20
+        );
+    }
     Ok(())
+}
+
+/// Free space node mode insists on: the kubelet evicts pods below 512 MiB (`evictionHard`), and
+/// images, containers and pod volumes need some room above that.
+const MIN_FREE_DISK: u64 = 1 << 30;
+
+fn free_bytes(path: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: statvfs writes into the struct we pass; c is a valid NUL-terminated path.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        bail!(
+            "statvfs {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 fn require(path: &Path) -> Result<PathBuf> {
@@ -930,7 +959,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         ),
     )?;
     // cgroup v1 needs failCgroupV1: false; no systemd here, so cgroupfs. Eviction thresholds are
-    // absolute: the node shares its disk with everything else on this machine.
+    // absolute and small: the node shares its disk with everything else on this machine, and a
+    // percentage of a large shared disk would put it under DiskPressure for others' files.
     write(
         &dir.join("kubelet.yaml"),
         &format!(
@@ -960,8 +990,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard:
   memory.available: 100Mi
-  nodefs.available: 2Gi
-  imagefs.available: 2Gi
+  nodefs.available: 512Mi
+  imagefs.available: 512Mi
   nodefs.inodesFree: 5%
 volumeStatsAggPeriod: 5s
 maxPods: 30
