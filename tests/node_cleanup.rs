@@ -161,7 +161,23 @@ fn leftovers(rec: &Value) -> Vec<String> {
     if String::from_utf8_lossy(&routes.stdout).contains(cidr) {
         left.push(format!("route {cidr}"));
     }
-    for bulky in ["containerd", "kubelet", "var-lib-cni"] {
+    // The node's fixed paths were private mounts: the host's stay empty or absent.
+    for shared in ["/var/lib/kubelet", "/var/lib/cni"] {
+        if std::fs::read_dir(shared).is_ok_and(|mut d| d.next().is_some()) {
+            left.push(format!("files in the host's {shared}"));
+        }
+    }
+    for absent in [
+        "/run/containerd",
+        "/run/netns",
+        "/var/log/pods",
+        "/var/log/containers",
+    ] {
+        if Path::new(absent).exists() {
+            left.push(format!("the host's {absent}"));
+        }
+    }
+    for bulky in ["containerd", "kubelet", "var-lib-cni", "var-lib-kubelet"] {
         if Path::new(dir).join(bulky).exists() {
             left.push(format!("{dir}/{bulky}"));
         }

@@ -15,13 +15,17 @@ fail() { echo "node: $*" >&2; exit 1; }
 # --- private mounts ------------------------------------------------------------------------------
 # /run holds containerd's state and shim sockets, the pods' network namespace files and the xtables
 # lock; /var/log the pod logs (the kubelet writes /var/log/containers whatever its config says);
-# /var/lib/cni the CNI result cache (libcni's default, containerd 1.6 cannot move it). Each is
-# this node's own, so parallel nodes never collide and nothing is left behind on the host.
+# /var/lib/cni the CNI result cache (libcni's default, containerd 1.6 cannot move it);
+# /var/lib/kubelet the kubelet's device-plugin socket (a fixed path, whatever --root-dir says).
+# Each is this node's own, so parallel nodes never collide and nothing is left behind on the host
+# (but the empty mount points /var/lib/cni and /var/lib/kubelet, created once).
 mount -n -t tmpfs -o mode=0755 tmpfs /run || fail "cannot mount a tmpfs on /run in a private mount namespace"
-mkdir -p "$NODE_DIR/var-log" "$NODE_DIR/var-lib-cni"
+mkdir -p "$NODE_DIR/var-log"
 mount -n --bind "$NODE_DIR/var-log" /var/log || fail "cannot bind-mount over /var/log"
-if [ ! -d /var/lib/cni ]; then mkdir -p /var/lib/cni; fi
-mount -n --bind "$NODE_DIR/var-lib-cni" /var/lib/cni || fail "cannot bind-mount over /var/lib/cni"
+for d in cni kubelet; do
+  mkdir -p "$NODE_DIR/var-lib-$d" "/var/lib/$d"
+  mount -n --bind "$NODE_DIR/var-lib-$d" "/var/lib/$d" || fail "cannot bind-mount over /var/lib/$d"
+done
 
 # The kubelet sets six kernel-wide tunables at start (vm.overcommit_memory=1, vm.panic_on_oom=0,
 # kernel.panic=10, kernel.panic_on_oops=1, kernel.keys.root_max*), which would outlive the test and

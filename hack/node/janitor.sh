@@ -42,5 +42,6 @@ ip link delete "$host_link" >/dev/null 2>&1 || true
 
 # Bulky state; only when nothing is mounted beneath it any more (never delete through a mount).
 if ! grep -q " ${node_dir}/" /proc/self/mountinfo 2>/dev/null; then
-  rm -rf "$node_dir/containerd" "$node_dir/kubelet" "$node_dir/var-lib-cni" "$node_dir/volumes"
+  rm -rf "$node_dir/containerd" "$node_dir/kubelet" "$node_dir/var-lib-cni" "$node_dir/var-lib-kubelet" \
+    "$node_dir/volumes"
 fi
