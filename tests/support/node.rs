@@ -6,8 +6,8 @@
 //! mount, network and PID namespaces (`unshare`, PID 1 is `hack/node/init.sh`), so:
 //!
 //! - its state never collides with the host's or another run's: containerd, kubelet and CNI state
-//!   live under a per-run folder, `/run`, `/var/log` and `/var/lib/cni` are private mounts, the
-//!   pods' cgroups sit under `/monday-node-<pid>` in every hierarchy;
+//!   live under a per-run folder, `/run`, `/var/log`, `/var/lib/cni` and `/var/lib/kubelet` are
+//!   private mounts, the pods' cgroups sit under `/monday-node-<pid>` in every hierarchy;
 //! - when the test binary exits (also on a panic or SIGKILL) the supervisor's `PR_SET_PDEATHSIG`
 //!   kills `unshare`, whose `--kill-child` kills the namespace's PID 1, and the kernel then kills
 //!   every process of the node and drops its mounts, interfaces and iptables rules;
@@ -17,9 +17,9 @@
 //! Networking: a veth pair joins the node to the host (`10.123.x.y/30`, chosen per run). The
 //! apiserver listens on the host end, so the kubelet, kube-proxy and pods reach it; the bridge CNI
 //! plugin gives pods `10.124.<n>.0/24` (routed from the host through the veth) and masquerades
-//! their traffic to the host; kube-proxy
-//! (iptables mode, inside the node's network namespace) maps the `kubernetes` Service
-//! (`10.96.0.1:443`) to the apiserver. Tests bind the emulator to [`Node::host_ip`].
+//! their traffic to the host; kube-proxy (iptables mode, inside the node's network namespace)
+//! maps the `kubernetes` Service (`10.96.0.1:443`) to the apiserver. An emulator the pods call
+//! must listen on [`Node::host_ip`] ([`Node::emulator_config`]).
 //!
 //! cgroup v1 (this VM has hybrid v1 mounts): kubelet 1.36 refuses v1 unless `failCgroupV1: false`;
 //! it runs with the `cgroupfs` driver (no systemd here) and containerd 1.6 (Debian) answers its
@@ -70,8 +70,8 @@ pub struct Node {
     pub host_ip: Ipv4Addr,
     /// The node's address (its `InternalIP`).
     pub node_ip: Ipv4Addr,
-    /// Pod addresses (`10.124.<n>.0/24`, per run; the host routes them to the node, so the
-    /// apiserver reaches pods for `kubectl port-forward`-free proxying and tests reach metrics).
+    /// Pod addresses (`10.124.<n>.0/24`, per run). The host routes them to the node, so the
+    /// apiserver's pod proxy (`/api/v1/namespaces/<ns>/pods/<pod>:8080/proxy/metrics`) works.
     pub pod_cidr: String,
     /// Name of the host end of the veth pair.
     pub host_link: String,
@@ -427,7 +427,7 @@ impl Node {
         check_alive(&mut holder, &self.logs.join("init.log"))
     }
 
-    /// `http://<host_ip>:0`-style listen address for an emulator pods can reach.
+    /// `config` listening on [`Node::host_ip`] (a free port), so pods can reach the emulator.
     pub fn emulator_config(&self, mut config: monday_emulator::Config) -> monday_emulator::Config {
         config.listen = std::net::SocketAddr::from((self.host_ip, 0));
         config
