@@ -1,4 +1,5 @@
-//! Shared test support: the real control plane (and, in later tests, the emulator and operator).
+//! Shared test support: the real control plane, node mode (a one-node cluster, `node`) and the
+//! operator image it runs (`image`).
 #![allow(dead_code, unused_imports)]
 
 pub mod baton;
