@@ -13,8 +13,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && rustup target add x86_64-unknown-linux-musl
 
+# Only the C compiler: rustc links the musl target itself (static-pie, its own musl crt and libc).
+# Making musl-gcc the linker too yields a binary that asks for /lib/ld-musl-x86_64.so.1 (Debian's
+# musl-gcc specs ignore -static-pie), which distroless/static does not have: it would not start.
 ENV CC_x86_64_unknown_linux_musl=musl-gcc \
-    CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc \
     CARGO_TERM_COLOR=never
 
 WORKDIR /src

@@ -6,8 +6,9 @@ CARGO ?= cargo
 
 all: test
 
-## tools: build kube-apiserver, etcd, kubectl, helm (and baton where the module proxy serves it),
-## cached per pinned version under ~/.cache/monday-operator/tools.
+## tools: build kube-apiserver, etcd, kubectl, the node's kubelet, kube-proxy, kube-controller-manager
+## and kube-scheduler, helm (and baton where the module proxy serves it), cached per pinned version
+## under ~/.cache/monday-operator/tools.
 tools:
 	@bash hack/build-tools.sh all
 
@@ -23,7 +24,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## test: everything CI checks, against a real kube-apiserver + etcd and the Monday emulator.
+## test: everything CI checks, against a real kube-apiserver + etcd, a real node (tests/node/, node_cleanup, node_demo:
+## the chart as pods, the image, the demo) and the Monday emulator.
 test: tools lint
 	$(CARGO) test --workspace
 

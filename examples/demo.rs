@@ -1,30 +1,131 @@
 //! `make demo`: the whole product on one machine, on an embedded default.
 //!
-//! Starts a real etcd + kube-apiserver (the same harness the tests use), the Monday.com emulator
-//! with a seeded tenant, installs the chart's CRDs and RBAC, and runs the operator with the chart's
-//! ServiceAccount identity. Then it applies the samples (the old set-up's Secret, a
-//! MondayConnector, a just-in-time MondayAccessGrant), waits until the connector is Ready and the
-//! grant Granted, prints what a user sees, and keeps running until Ctrl-C.
+//! Starts a one-node cluster (the same harness the tests use: etcd, kube-apiserver,
+//! kube-controller-manager, kube-scheduler, containerd, the kubelet and kube-proxy), builds the
+//! operator image from the Dockerfile's recipe, starts the Monday.com emulator with a seeded
+//! tenant and installs the Helm chart, so the operator runs as a pod. Then it applies the samples
+//! (the old set-up's Secret, a MondayConnector, a just-in-time MondayAccessGrant), waits until the
+//! connector is Ready and the grant Granted, prints what a user sees, and keeps running until
+//! Ctrl-C (which stops every process it started; the node's janitor removes the rest).
+//!
+//! Where the node cannot run (not root, no containerd, …) it says why in one line and runs the
+//! operator as a local process with the chart's ServiceAccount identity instead.
 
 #[path = "../tests/it/support/control_plane.rs"]
 #[allow(dead_code)]
 mod control_plane;
+#[path = "../tests/it/support/image.rs"]
+#[allow(dead_code)]
+mod image;
+#[path = "../tests/it/support/node.rs"]
+#[allow(dead_code)]
+mod node;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use control_plane::{control_plane, free_port, spawn_supervised, tool};
-use monday_emulator::{Config, Emulator, Size};
+use control_plane::{ControlPlane, control_plane, free_port, spawn_supervised, tool};
+use monday_emulator::{Config, Emulator, EmulatorHandle, Size};
 
 const NAMESPACE: &str = "monday-demo";
 const SYSTEM_NAMESPACE: &str = "monday-system";
 
 fn main() -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    step(
+        "Starting a one-node cluster (etcd, kube-apiserver, controller-manager, scheduler, containerd, kubelet, kube-proxy v1.36.3) and building the operator image from the Dockerfile's recipe (the first build takes minutes)",
+    );
+    let started = Instant::now();
+    match node::try_node() {
+        Ok(node) => {
+            println!(
+                "   node {} Ready in {:.0}s; logs in {}",
+                node::NODE_NAME,
+                started.elapsed().as_secs_f64(),
+                node.logs.display()
+            );
+            as_pod(root, node)
+        }
+        Err(why) => {
+            println!("   node mode unavailable: {why}");
+            println!("   running the operator as a local process instead");
+            step("Starting a local control plane (etcd + kube-apiserver v1.36.3)");
+            as_process(root)
+        }
+    }
+}
+
+/// The operator as a pod on the node, installed by the chart with its defaults.
+fn as_pod(root: &Path, node: &'static node::Node) -> Result<()> {
+    let cp = node.cp;
+    step("Starting the Monday.com emulator (tenant S, seed 1)");
+    let emu = Emulator::start(node.emulator_config(Config::generated(Size::S, 1)))
+        .context("starting the emulator")?;
+    println!("   {}", emu.url());
+
+    step("Installing the chart: helm install monday-operator charts/monday-operator --wait");
+    let chart = root.join("charts/monday-operator");
+    run(Command::new(tool("helm"))
+        .arg("--kubeconfig")
+        .arg(&cp.kubeconfig)
+        .args(["install", "monday-operator"])
+        .arg(&chart)
+        .args([
+            "--namespace",
+            SYSTEM_NAMESPACE,
+            "--create-namespace",
+            "--wait",
+            "--timeout",
+            "180s",
+        ])
+        .env("HELM_CACHE_HOME", cp.dir.join("helm/cache"))
+        .env("HELM_CONFIG_HOME", cp.dir.join("helm/config"))
+        .env("HELM_DATA_HOME", cp.dir.join("helm/data")))?;
+    let pod = operator_pod(&cp.kubeconfig)?;
+    println!("   pod {} is Ready", pod.0);
+
+    apply_samples(root, cp, &emu)?;
+    let data_dir = node.empty_dir(&pod.1, "data");
+    let board = wait_for_grant(cp, &emu, &data_dir)?;
+
+    step("What you see");
+    show(cp, &["get", "pods", "-n", SYSTEM_NAMESPACE, "-o", "wide"])?;
+    show(cp, &["get", "mcon,mgrant", "-n", NAMESPACE, "-o", "wide"])?;
+    access_summary(&data_dir, &format!("board:{board}:subscriber"))?;
+    println!(
+        "\nEverything is running. Try:\n  export KUBECONFIG={}\n  kubectl get pods -A\n  kubectl logs -n {SYSTEM_NAMESPACE} deploy/monday-operator\n  kubectl get monday -A\n  kubectl describe mcon -n {NAMESPACE}\nPress Ctrl-C to stop; every process started here stops with it.",
+        cp.kubeconfig.display()
+    );
+    wait_forever()
+}
+
+/// Name and UID of the operator's Ready pod.
+fn operator_pod(kubeconfig: &Path) -> Result<(String, String)> {
+    let out = run(Command::new(tool("kubectl"))
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args([
+            "get",
+            "pods",
+            "-n",
+            SYSTEM_NAMESPACE,
+            "-l",
+            "app.kubernetes.io/instance=monday-operator",
+            "-o",
+            "jsonpath={.items[0].metadata.name} {.items[0].metadata.uid}",
+        ]))?;
+    let (name, uid) = out
+        .trim()
+        .split_once(' ')
+        .context("no operator pod after helm install --wait")?;
+    Ok((name.to_string(), uid.to_string()))
+}
+
+/// The operator as a local process with the chart's ServiceAccount identity (no node here).
+fn as_process(root: &Path) -> Result<()> {
     let operator = operator_binary()?;
-    step("Starting a local control plane (etcd + kube-apiserver v1.36.3)");
     let cp = control_plane();
 
     step("Starting the Monday.com emulator (tenant S, seed 1)");
@@ -37,7 +138,6 @@ fn main() -> Result<()> {
         &["create", "namespace", SYSTEM_NAMESPACE],
         None,
     )?;
-    kubectl(&cp.kubeconfig, &["create", "namespace", NAMESPACE], None)?;
     let rendered = run(Command::new(tool("helm")).args([
         "template",
         "monday-operator",
@@ -100,9 +200,33 @@ fn main() -> Result<()> {
         cp.dir.join("operator.log").display()
     );
 
+    apply_samples(root, cp, &emu)?;
+    let board = wait_for_grant(cp, &emu, &data_dir)?;
+
+    step("What you see");
+    show(cp, &["get", "mcon,mgrant", "-n", NAMESPACE, "-o", "wide"])?;
+    access_summary(&data_dir, &format!("board:{board}:subscriber"))?;
+
+    println!(
+        "\nEverything is running. Try:\n  export KUBECONFIG={}\n  kubectl get monday -A\n  kubectl describe mcon -n {NAMESPACE}\nPress Ctrl-C to stop; every process started here stops with it.",
+        cp.kubeconfig.display()
+    );
+    wait_forever()
+}
+
+fn wait_forever() -> Result<()> {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// The samples: the old set-up's Secret, a MondayConnector against the emulator, then waits until
+/// it is Ready.
+fn apply_samples(root: &Path, cp: &ControlPlane, emu: &EmulatorHandle) -> Result<()> {
     step(
         "Applying the samples: the old set-up's Secret, a MondayConnector, a 2-minute MondayAccessGrant",
     );
+    kubectl(&cp.kubeconfig, &["create", "namespace", NAMESPACE], None)?;
     let samples = std::fs::read_to_string(root.join("config/samples/secret.yaml"))
         .context("reading config/samples/secret.yaml")?
         .replace("<Monday.com API token>", emu.admin_token())
@@ -139,9 +263,13 @@ fn main() -> Result<()> {
             "--all",
             "--timeout=120s",
         ],
-    )?;
+    )
+}
 
-    // The grant names a real board and a member of the emulated tenant who is not on it yet.
+/// A 2-minute grant of a real board to a member of the tenant who is not on it yet; waits until
+/// it is Granted and the snapshot the grant requested holds it. Returns the board id.
+fn wait_for_grant(cp: &ControlPlane, emu: &EmulatorHandle, data_dir: &Path) -> Result<i64> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let pick = emu.with_tenant(|t| {
         use monday_emulator::model::{BoardType, State, UserKind, UserStatus};
         let board = t
@@ -180,31 +308,24 @@ fn main() -> Result<()> {
             "--timeout=120s",
         ],
     )?;
-
     println!("   waiting for the sync the grant requested…");
-    let entitlement = format!("board:{board}:subscriber");
-    let grant_id = format!("{entitlement}:user:{user_id}");
-    wait_for_snapshot_grant(&data_dir, &grant_id, Duration::from_secs(60))?;
+    let grant_id = format!("board:{board}:subscriber:user:{user_id}");
+    wait_for_snapshot_grant(data_dir, &grant_id, Duration::from_secs(60))?;
+    Ok(board)
+}
 
-    step("What you see");
-    println!("$ kubectl get mcon,mgrant -n {NAMESPACE} -o wide");
+/// Prints a kubectl command and its output, as a user would see it.
+fn show(cp: &ControlPlane, args: &[&str]) -> Result<()> {
+    println!("$ kubectl {}", args.join(" "));
     print!(
         "{}",
         run(Command::new(tool("kubectl"))
             .arg("--kubeconfig")
             .arg(&cp.kubeconfig)
-            .args(["get", "mcon,mgrant", "-n", NAMESPACE, "-o", "wide",]))?
+            .args(args))?
     );
     println!();
-    access_summary(&data_dir, &format!("board:{board}:subscriber"))?;
-
-    println!(
-        "\nEverything is running. Try:\n  export KUBECONFIG={}\n  kubectl get monday -A\n  kubectl describe mcon -n {NAMESPACE}\nPress Ctrl-C to stop; every process started here stops with it.",
-        cp.kubeconfig.display()
-    );
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
+    Ok(())
 }
 
 /// Waits until the connector's newest snapshot holds `grant_id`. The user had no such access

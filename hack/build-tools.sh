@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the test tools (kube-apiserver, kubectl, etcd, helm, baton) from their published Go modules.
+# Builds the test tools (kube-apiserver, kubectl, etcd, the node's kubelet, kube-proxy,
+# kube-controller-manager and kube-scheduler, helm, baton) from their published Go modules.
 # Each tool lands in a versioned cache folder and is rebuilt only when its pinned version changes;
 # the checkout gets symlinks under target/tools/bin so tests find them at a fixed place.
 set -euo pipefail
@@ -19,14 +20,12 @@ log() { printf '[tools] %s\n' "$*" >&2; }
 
 # kube-apiserver, kubectl and etcd from k8s.io/kubernetes in a wrapper module. The staging modules are
 # required at v0.0.0 by k/k's go.mod; the replace list mapping them to v0.N.P is derived from that file.
-build_k8s() {
-  local dir="$cache/k8s-$K8S_VERSION"
-  if [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && [ -x "$dir/bin/etcd" ]; then
-    log "k8s $K8S_VERSION: cached in $dir"; return
-  fi
-  local start=$SECONDS staging="v0.${K8S_VERSION#v1.}"
-  local mod="$dir/wrapper"
-  rm -rf "$mod"; mkdir -p "$mod" "$dir/bin"
+# A wrapper module requiring k8s.io/kubernetes at $K8S_VERSION (in folder $1). The staging modules
+# are required at v0.0.0 by k/k's go.mod; the replace list mapping them to v0.N.P is derived from
+# that file, never hand-kept.
+k8s_wrapper() {
+  local mod=$1 staging="v0.${K8S_VERSION#v1.}"
+  rm -rf "$mod"; mkdir -p "$mod"
   local gomod
   gomod=$(cd "$mod" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",\?$/\1/p')
   [ -f "$gomod" ] || { echo "cannot download k8s.io/kubernetes@$K8S_VERSION go.mod" >&2; exit 1; }
@@ -40,6 +39,21 @@ build_k8s() {
     [ "$n" -gt 20 ] || { echo "found only $n staging modules in $gomod" >&2; exit 1; }
     log "k8s $K8S_VERSION: $n staging modules replaced with $staging"
     go get "k8s.io/kubernetes@$K8S_VERSION"
+  )
+}
+
+# kube-apiserver, kubectl and etcd from k8s.io/kubernetes in a wrapper module.
+build_k8s() {
+  local dir="$cache/k8s-$K8S_VERSION"
+  if [ -x "$dir/bin/kube-apiserver" ] && [ -x "$dir/bin/kubectl" ] && [ -x "$dir/bin/etcd" ]; then
+    log "k8s $K8S_VERSION: cached in $dir"; return
+  fi
+  local start=$SECONDS
+  local mod="$dir/wrapper"
+  mkdir -p "$dir/bin"
+  k8s_wrapper "$mod"
+  (
+    cd "$mod"
     # etcd at the version k/k's own go.mod pins (minimal version selection keeps it).
     local etcd_v
     etcd_v=$(go list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)
@@ -51,6 +65,36 @@ build_k8s() {
     go build -trimpath -o "$dir/bin/etcd" go.etcd.io/etcd/server/v3
   )
   log "k8s $K8S_VERSION: built in $((SECONDS-start))s"
+}
+
+# The node (tests/it/support/node.rs): kubelet, kube-proxy, kube-controller-manager and kube-scheduler
+# from the same k8s.io/kubernetes version, in their own wrapper module and cache folder so the
+# apiserver-only tools stay usable (and cached) on their own.
+NODE_TOOLS=(kubelet kube-proxy kube-controller-manager kube-scheduler)
+build_node() {
+  local dir="$cache/k8s-node-$K8S_VERSION" missing=0 t
+  for t in "${NODE_TOOLS[@]}"; do [ -x "$dir/bin/$t" ] || missing=1; done
+  if [ "$missing" = 0 ]; then log "k8s node $K8S_VERSION: cached in $dir"; return; fi
+  local start=$SECONDS
+  mkdir -p "$dir/bin"
+  k8s_wrapper "$dir/wrapper"
+  (
+    cd "$dir/wrapper"
+    local pkgs=()
+    for t in "${NODE_TOOLS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$t@$K8S_VERSION"); done
+    go get "${pkgs[@]}"
+    # The version k/k's release build stamps in, so the Node reports kubeletVersion v1.36.3
+    # (not v0.0.0-master) to the scheduler, kubectl and the demo.
+    local minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+    local v=k8s.io/component-base/version
+    local ldflags="-X $v.gitVersion=$K8S_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+    for t in "${NODE_TOOLS[@]}"; do
+      local s=$SECONDS
+      go build -trimpath -ldflags "$ldflags" -o "$dir/bin/$t" "k8s.io/kubernetes/cmd/$t"
+      log "k8s node $K8S_VERSION: $t built in $((SECONDS-s))s"
+    done
+  )
+  log "k8s node $K8S_VERSION: built in $((SECONDS-start))s"
 }
 
 build_helm() {
@@ -120,15 +164,17 @@ case "$what" in
   helm) build_helm ;;
   baton) build_baton ;;
   hadolint) build_hadolint ;;
+  node) build_node ;;
   schema) fetch_schema ;;
-  all) build_k8s; build_helm; build_baton; build_hadolint; fetch_schema ;;
-  *) echo "usage: $0 [all|k8s|helm|baton|hadolint|schema]" >&2; exit 2 ;;
+  all) build_k8s; build_node; build_helm; build_baton; build_hadolint; fetch_schema ;;
+  *) echo "usage: $0 [all|k8s|node|helm|baton|hadolint|schema]" >&2; exit 2 ;;
 esac
 
 link() { [ -x "$1" ] && ln -sfn "$1" "$bin/$(basename "$1")"; return 0; }
 link "$cache/k8s-$K8S_VERSION/bin/kube-apiserver"
 link "$cache/k8s-$K8S_VERSION/bin/kubectl"
 link "$cache/k8s-$K8S_VERSION/bin/etcd"
+for t in "${NODE_TOOLS[@]}"; do link "$cache/k8s-node-$K8S_VERSION/bin/$t"; done
 link "$cache/helm-$HELM_VERSION/helm"
 link "$cache/baton-$BATON_VERSION/baton"
 link "$cache/hadolint-$HADOLINT_VERSION/bin/hadolint"

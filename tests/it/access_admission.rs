@@ -582,6 +582,7 @@ fn legacy_cluster() -> &'static ControlPlane {
                 "--runtime-config=admissionregistration.k8s.io/v1/mutatingadmissionpolicies=false,admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings=false".into(),
             ],
             name: "no-map".into(),
+            ..Default::default()
         })
         .expect("control plane without MutatingAdmissionPolicy")
     })

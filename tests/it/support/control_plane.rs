@@ -36,13 +36,22 @@ pub const IDENTITIES: &[(&str, &str, &[&str])] = &[
     ("dave", "test-dave-token", &["approvers"]),
 ];
 
-/// Extra settings for a control plane started with [`start_control_plane`].
+/// How a control plane is set up beyond the defaults. Node mode (`node.rs`) needs the apiserver
+/// reachable from pods and kubelets: a non-loopback address, the `kubernetes` Service names in
+/// the certificate, identities for the node's components, the Node authorizer.
 #[derive(Clone, Debug, Default)]
 pub struct ControlPlaneOptions {
-    /// Appended to kube-apiserver's flags, e.g. `--runtime-config=...`.
+    /// More kube-apiserver flags as `--name=value` (e.g. `--runtime-config=...`); one that names
+    /// a default flag replaces it.
     pub apiserver_args: Vec<String>,
     /// Suffix of the data folder, so two control planes of one process do not share it.
     pub name: String,
+    /// Bind and advertise address instead of 127.0.0.1 (it must exist on this host).
+    pub address: Option<std::net::Ipv4Addr>,
+    /// More subject alternative names of the serving certificate (IP addresses or DNS names).
+    pub extra_sans: Vec<String>,
+    /// More lines of the static token file (`token,user,uid,"group1,group2"`).
+    pub extra_tokens: Vec<String>,
 }
 
 /// The running control plane of this test binary.
@@ -61,13 +70,21 @@ pub struct ControlPlane {
     pub sa_key_path: PathBuf,
     /// Process ids of etcd and kube-apiserver (the cleanup test checks they die with us).
     pub pids: Vec<u32>,
+    /// What it was started with.
+    pub options: ControlPlaneOptions,
 }
 
 static CONTROL_PLANE: OnceLock<ControlPlane> = OnceLock::new();
 
 /// Starts the control plane on first use and returns it; later calls share it.
 pub fn control_plane() -> &'static ControlPlane {
-    CONTROL_PLANE.get_or_init(|| match start() {
+    control_plane_with(ControlPlaneOptions::default)
+}
+
+/// Like [`control_plane`], but with `options` if this call starts it. The first call of the test
+/// binary decides; callers that need particular options check [`ControlPlane::options`].
+pub fn control_plane_with(options: impl FnOnce() -> ControlPlaneOptions) -> &'static ControlPlane {
+    CONTROL_PLANE.get_or_init(|| match start_control_plane(&options()) {
         Ok(cp) => cp,
         Err(e) => panic!("could not start the test control plane: {e:#}"),
     })
@@ -256,10 +273,6 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn start() -> Result<ControlPlane> {
-    start_control_plane(&ControlPlaneOptions::default())
-}
-
 /// A control plane of its own for the tests that install cluster-scoped objects (admission
 /// policies, the chart's or kustomize's ClusterRoles): started on first use of `name`, shared by
 /// the tests that ask for the same name, and never the binary's shared [`control_plane`], so
@@ -298,8 +311,16 @@ pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
         .push(rcgen::DnType::CommonName, "monday-operator test CA");
     let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key)?;
     let serving_key = rcgen::KeyPair::generate()?;
-    let serving_params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    let address = opts
+        .address
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST)
+        .to_string();
+    let mut sans = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    sans.extend(opts.extra_sans.iter().cloned());
+    if !sans.contains(&address) {
+        sans.push(address.clone());
+    }
+    let serving_params = rcgen::CertificateParams::new(sans)?;
     let serving = serving_params.signed_by(&serving_key, &ca)?;
     let sa_key = rcgen::KeyPair::generate()?;
     let ca_pem = ca.pem();
@@ -309,19 +330,20 @@ pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
     let sa_key_path = dir.join("sa.key");
     write(&sa_key_path, &sa_key.serialize_pem())?;
     write(&dir.join("sa.pub"), &sa_key.public_key_pem())?;
-    write(
-        &dir.join("tokens.csv"),
-        &format!(
-            "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n{}",
-            IDENTITIES
-                .iter()
-                .map(|(name, token, groups)| format!(
-                    "{token},{name},{name}-uid,\"{}\"\n",
-                    groups.join(",")
-                ))
-                .collect::<String>()
-        ),
-    )?;
+    let mut tokens = format!(
+        "{ADMIN_TOKEN},admin,admin-uid,\"system:masters\"\n{USER_TOKEN},{USER_NAME},alice-uid,\"developers\"\n"
+    );
+    for (name, token, groups) in IDENTITIES {
+        tokens.push_str(&format!(
+            "{token},{name},{name}-uid,\"{}\"\n",
+            groups.join(",")
+        ));
+    }
+    for line in &opts.extra_tokens {
+        tokens.push_str(line);
+        tokens.push('\n');
+    }
+    write(&dir.join("tokens.csv"), &tokens)?;
 
     // etcd
     let (client_port, peer_port) = (free_port(), free_port());
@@ -350,12 +372,12 @@ pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
 
     // kube-apiserver
     let port = free_port();
-    let server = format!("https://127.0.0.1:{port}");
+    let server = format!("https://{address}:{port}");
     let mut cmd = Command::new(apiserver);
     cmd.arg(format!("--etcd-servers={etcd_url}"))
         .arg(format!("--secure-port={port}"))
-        .arg("--bind-address=127.0.0.1")
-        .arg("--advertise-address=127.0.0.1")
+        .arg(format!("--bind-address={address}"))
+        .arg(format!("--advertise-address={address}"))
         .arg(format!(
             "--cert-dir={}",
             dir.join("apiserver-certs").display()
@@ -386,8 +408,8 @@ pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
         .arg("--service-cluster-ip-range=10.96.0.0/24")
         .arg("--enable-priority-and-fairness=false")
         .arg("--profiling=false")
-        .arg("--v=1")
-        .args(&opts.apiserver_args);
+        .arg("--v=1");
+    let cmd = with_overrides(cmd, &opts.apiserver_args);
     let mut apiserver_child = spawn_logged(cmd, &dir.join("kube-apiserver.log"))?;
 
     let kubeconfig = dir.join("admin.kubeconfig");
@@ -430,7 +452,27 @@ pub fn start_control_plane(opts: &ControlPlaneOptions) -> Result<ControlPlane> {
         ca_pem,
         sa_key_path,
         pids: vec![etcd_child.id(), apiserver_child.id()],
+        options: opts.clone(),
     })
+}
+
+/// `cmd` with `extra` flags (`--name=value`) added; each replaces a flag of the same name, since
+/// some apiserver flags are lists that would otherwise accumulate.
+fn with_overrides(cmd: Command, extra: &[String]) -> Command {
+    let flag = |a: &str| a.split_once('=').map(|(k, _)| k.to_string());
+    let replaced: Vec<String> = extra.iter().filter_map(|e| flag(e)).collect();
+    let mut out = Command::new(cmd.get_program());
+    out.args(
+        cmd.get_args()
+            .filter(|a| {
+                a.to_str()
+                    .and_then(flag)
+                    .is_none_or(|k| !replaced.contains(&k))
+            })
+            .map(|a| a.to_os_string()),
+    );
+    out.args(extra);
+    out
 }
 
 /// Polls `/readyz` through kubectl, which already speaks TLS with the kubeconfig's CA.

@@ -1,9 +1,12 @@
-//! Shared test support: the real control plane (and, in later tests, the emulator and operator).
+//! Shared test support: the real control plane, node mode (a one-node cluster, `node`) and the
+//! operator image it runs (`image`).
 #![allow(dead_code, unused_imports)]
 
 pub mod access;
 pub mod baton;
 pub mod control_plane;
+pub mod image;
+pub mod node;
 pub mod operator;
 pub mod packaging;
 pub mod schema;
