@@ -6,4 +6,5 @@
 mod support;
 
 mod chart;
+mod disk;
 mod image;
