@@ -7,10 +7,13 @@
 //!
 //! - A policy change re-decides every grant of its namespace; an approval re-decides the grant it
 //!   names, so access follows an approval within one reconcile.
-//! - Grants that ConductorOne approved (service mode) are created by the operator's own
-//!   ServiceAccount with `spec.conductorOne.taskId`; the apiserver lets nobody else set it and
-//!   the decision allows them as requested (basis `ConductorOne`, no in-cluster approvals), so
-//!   service mode only has to create such grants: see [`conductor_one_grant`].
+//! - Grants that ConductorOne approved are recorded by service mode
+//!   ([`records`](crate::controller::service_mode::records)) after it carried out the grant
+//!   task: created by the operator's own ServiceAccount with `spec.conductorOne.taskId` (the
+//!   apiserver lets nobody else set it, see [`conductor_one_grant`]), then given their `Granted`
+//!   status. The plan leaves such a record alone until that status is there, and the decision
+//!   approves it as ConductorOne did (basis `ConductorOne`, no in-cluster approvals); from then
+//!   on it expires and is revoked like any grant.
 //! - The deadline lives in `status.expiresAt`, written right after the grant, and every reconcile
 //!   requeues exactly at it; a restarted or newly elected operator reads it back, so no in-memory
 //!   timer is ever the only record of when access ends.
@@ -135,10 +138,10 @@ fn approved_grant(
     Some(ObjectRef::new(name).within(&ns))
 }
 
-/// A grant for a ConductorOne grant task (service mode), to be created by the operator's own
+/// The record of a ConductorOne grant task (service mode), to be created by the operator's own
 /// ServiceAccount (the apiserver rejects `spec.conductorOne` from anyone else): `spec` says what
-/// to grant to whom and for how long; the task id marks it as approved in ConductorOne, so the
-/// namespace's policies do not apply and it is granted as requested.
+/// was granted to whom and until when; the task id marks it as approved in ConductorOne, so the
+/// namespace's policies do not apply.
 pub fn conductor_one_grant(
     name: &str,
     mut spec: MondayAccessGrantSpec,

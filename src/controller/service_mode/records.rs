@@ -18,8 +18,7 @@ use tokio::sync::mpsc;
 
 use super::super::kit::{self, ObjectKey};
 use crate::api::access_grant::{
-    ConductorOneOrigin, ConnectorRef, GrantPrincipal, MondayAccessGrantSpec,
-    MondayAccessGrantStatus, Phase,
+    ConnectorRef, GrantPrincipal, MondayAccessGrantSpec, MondayAccessGrantStatus, Phase,
 };
 use crate::api::conditions::{Condition, ConditionType};
 use crate::api::{MondayAccessGrant, MondayConnector};
@@ -172,7 +171,7 @@ async fn handle(client: &kube::Client, job: Job) -> Result<(), kube::Error> {
                     e.clone(),
                 ),
             };
-            let mut record = MondayAccessGrant::new(
+            let mut record = crate::controller::access_grant::conductor_one_grant(
                 &name,
                 MondayAccessGrantSpec {
                     connector_ref: ConnectorRef {
@@ -189,10 +188,9 @@ async fn handle(client: &kube::Client, job: Job) -> Result<(), kube::Error> {
                         grace.as_secs()
                     )),
                     requester: None,
-                    conductor_one: Some(ConductorOneOrigin {
-                        task_id: task_id.clone(),
-                    }),
+                    conductor_one: None,
                 },
+                &task_id,
             );
             record.metadata.labels =
                 Some([(GRANT_LABEL.to_string(), grant_label(&grant_id))].into());
