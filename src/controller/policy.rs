@@ -344,26 +344,105 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 pub fn decide(inp: &Inputs) -> Decision {
     let g = &inp.grant;
     let prior = g.record.cloned().unwrap_or_default();
+    if let Some(d) = outside_policy(g, &prior, inp.now) {
+        return d;
+    }
+    let mut warnings = Vec::new();
+    if g.spec.requester.is_none() {
+        warnings.push(Warning {
+            reason: Reason::RequesterUnknown,
+            message: "the grant has no spec.requester (created before the admission policies were installed?): self-approval cannot be detected and break-glass does not apply".into(),
+        });
+    }
+    let in_force = prior.approved_generation.filter(|&a| a <= g.generation);
+    let sticky = in_force == Some(g.generation);
 
+    // 4. No policy at all.
+    if inp.policies.is_empty() {
+        if sticky && prior.basis != Some(ApprovalBasis::NoPolicy) {
+            // Approved under a policy that has since been deleted: the approval stands.
+            return with_warnings(keep_in_force(g, &prior, vec![], inp.now), warnings);
+        }
+        return with_warnings(no_policy(g, &prior, in_force, inp), warnings);
+    }
+
+    // 5. The governing rule.
+    let mut policies: Vec<&MondayAccessPolicy> = inp.policies.iter().collect();
+    policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let found = governing_rule(
+        &policies,
+        g.spec,
+        g.spec.requester.as_ref(),
+        &inp.board_workspace,
+    );
+    warnings.extend(found.overlaps.iter().cloned());
+
+    // 6. The version in force stays, unless an approver denies it.
+    if sticky {
+        let d = version_in_force(inp, &policies, &found, &prior, in_force);
+        return with_warnings(d, warnings);
+    }
+    // 7. A new version: the first request, or an extension of the version in force.
+    match found.governing {
+        Some((rref, limits, rule)) => {
+            let t = tally(
+                inp,
+                &rref,
+                rule,
+                g.spec.requester.as_ref(),
+                in_force,
+                &prior,
+            );
+            let c = Candidate {
+                inp,
+                prior,
+                in_force,
+                rref,
+                limits,
+                rule,
+                ignored: sorted(t.ignored.clone()),
+                warnings,
+            };
+            c.decide(&t)
+        }
+        None => {
+            let (reason, message, rule) = match found.undecidable {
+                Some((reason, message, rref)) => (reason, message, Some(rref)),
+                None => (Reason::NoRuleAllows, found.no_rule_message, found.closest),
+            };
+            let d = no_rule(
+                g,
+                prior,
+                in_force.is_some(),
+                (reason, message, rule),
+                inp.now,
+            );
+            with_warnings(d, warnings)
+        }
+    }
+}
+
+/// Decisions the namespace's policies do not take part in: a denial stays, ConductorOne's
+/// approval, access granted before any decision was recorded.
+fn outside_policy(g: &GrantView, prior: &GrantApproval, now: Timestamp) -> Option<Decision> {
     // 1. Denied stays denied.
     if let Some(d) = &prior.denied {
-        return Decision {
+        return Some(Decision {
             outcome: Outcome::Deny {
                 reason: Reason::known(&d.reason).unwrap_or(Reason::NoRuleAllows),
                 message: d.message.clone(),
             },
-            rule: rule_of(&prior),
+            rule: rule_of(prior),
             record: prior.clone(),
             ignored: vec![],
             warnings: vec![],
             requeue_at: None,
-        };
+        });
     }
-
     // 2. ConductorOne approved it.
     if g.spec.conductor_one.is_some() {
-        return match held_or_requested(g, &prior, inp.now) {
-            Err(m) => undecided(Reason::InvalidExpiry, m, prior),
+        return Some(match held_or_requested(g, prior, now) {
+            Err(m) => undecided(Reason::InvalidExpiry, m, prior.clone()),
             Ok(expires_at) => {
                 let record = GrantApproval {
                     basis: Some(ApprovalBasis::ConductorOne),
@@ -374,9 +453,8 @@ pub fn decide(inp: &Inputs) -> Decision {
                 };
                 allow(g, expires_at, record)
             }
-        };
+        });
     }
-
     // 3. Granted before any decision was recorded: keep it as it is.
     if g.record.is_none()
         && let Some(granted_at) = g.granted_at
@@ -388,161 +466,170 @@ pub fn decide(inp: &Inputs) -> Decision {
             approved_at: Some(Time(granted_at)),
             ..Default::default()
         };
-        return allow(g, g.expires_at, record);
+        return Some(allow(g, g.expires_at, record));
     }
+    None
+}
 
-    let mut warnings = Vec::new();
-    if g.spec.requester.is_none() {
-        warnings.push(Warning {
-            reason: Reason::RequesterUnknown,
-            message: "the grant has no spec.requester (created before the admission policies were installed?): self-approval cannot be detected and break-glass does not apply".into(),
-        });
-    }
-
-    let in_force = prior.approved_generation.filter(|&a| a <= g.generation);
-    let sticky = in_force == Some(g.generation);
-    let now = inp.now;
-
-    // 4. No policy at all.
-    if inp.policies.is_empty() {
-        if sticky && prior.basis != Some(ApprovalBasis::NoPolicy) {
-            // Approved under a policy that has since been deleted: the approval stands.
-            return with_warnings(keep_in_force(g, &prior, vec![], now), warnings);
-        }
-        return with_warnings(no_policy(g, &prior, in_force, inp), warnings);
-    }
-
-    // 5. The governing rule.
-    let requester = g.spec.requester.as_ref();
-    let mut policies: Vec<&MondayAccessPolicy> = inp.policies.iter().collect();
-    policies.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    let found = governing_rule(&policies, g.spec, requester, &inp.board_workspace);
-    warnings.extend(found.overlaps.iter().cloned());
-
-    // 6. The version in force stays, unless an approver denies it.
-    if sticky {
-        let recorded = rule_of(&prior).and_then(|r| find_rule(&policies, &r).map(|x| (r, x)));
-        let deciding =
-            recorded.or_else(|| found.governing.as_ref().map(|(r, _, x)| (r.clone(), *x)));
-        if let Some((rref, rule)) = deciding {
-            let t = tally(inp, &rref, rule, requester, in_force, &prior);
-            if let Some(denier) = t.deny_current.or(t.deny_in_force) {
-                let message = format!(
-                    "{denier} denied the approved version (generation {}) under {rref}; access is revoked",
-                    g.generation
-                );
-                return with_ignored(
-                    with_warnings(
-                        deny(g, Reason::DeniedByApprover, message, prior, Some(rref)),
-                        warnings,
-                    ),
-                    sorted(t.ignored),
-                );
-            }
-            return with_warnings(keep_in_force(g, &prior, sorted(t.ignored), now), warnings);
-        }
-        return with_warnings(keep_in_force(g, &prior, vec![], now), warnings);
-    }
-    let extension = in_force.is_some();
-
-    let (rref, limits, rule) = match found.governing {
-        Some(x) => x,
-        None => {
-            let (reason, message, rule) = match found.undecidable {
-                Some((reason, message, rref)) => (reason, message, Some(rref)),
-                None => (Reason::NoRuleAllows, found.no_rule_message, found.closest),
-            };
-            if extension {
-                let refused = if reason == Reason::NoRuleAllows {
-                    Extension::Refused {
-                        reason: Reason::ExtensionDenied,
-                        message: format!("extension denied: {message}"),
-                    }
-                } else {
-                    Extension::Refused {
-                        reason,
-                        message: format!("extension undecided: {message}"),
-                    }
-                };
-                return with_warnings(
-                    keep_in_force(g, &prior, vec![], now).with_extension(refused),
-                    warnings,
-                );
-            }
-            if reason == Reason::NoRuleAllows {
-                return with_warnings(deny(g, reason, message, prior, rule), warnings);
-            }
-            return with_warnings(undecided(reason, message, prior), warnings);
-        }
+/// The approved version is the current one: it stays, unless an approver denies it under the
+/// rule it was approved by (or, when that rule is gone, the governing one).
+fn version_in_force(
+    inp: &Inputs,
+    policies: &[&MondayAccessPolicy],
+    found: &Found<'_>,
+    prior: &GrantApproval,
+    in_force: Option<i64>,
+) -> Decision {
+    let g = &inp.grant;
+    let recorded = rule_of(prior).and_then(|r| find_rule(policies, &r).map(|x| (r, x)));
+    let deciding = recorded.or_else(|| found.governing.as_ref().map(|(r, _, x)| (r.clone(), *x)));
+    let Some((rref, rule)) = deciding else {
+        return keep_in_force(g, prior, vec![], inp.now);
     };
-
-    // 7. A new version: the first request, or an extension of the version in force.
-    let t = tally(inp, &rref, rule, requester, in_force, &prior);
-    let ignored = sorted(t.ignored.clone());
-
-    if let Some(denier) = &t.deny_in_force {
-        let message = format!(
-            "{denier} denied the approved version (generation {}) under {rref}; access is revoked",
-            in_force.unwrap_or(g.generation)
-        );
-        return with_ignored(
-            with_warnings(
-                deny(g, Reason::DeniedByApprover, message, prior, Some(rref)),
-                warnings,
-            ),
-            ignored,
-        );
+    let t = tally(inp, &rref, rule, g.spec.requester.as_ref(), in_force, prior);
+    match t.deny_current.or(t.deny_in_force) {
+        Some(denier) => {
+            let message = format!(
+                "{denier} denied the approved version (generation {}) under {rref}; access is revoked",
+                g.generation
+            );
+            let d = deny(
+                g,
+                Reason::DeniedByApprover,
+                message,
+                prior.clone(),
+                Some(rref),
+            );
+            with_ignored(d, sorted(t.ignored))
+        }
+        None => keep_in_force(g, prior, sorted(t.ignored), inp.now),
     }
-    if let Some(denier) = &t.deny_current {
-        let message = format!("{denier} denied generation {} under {rref}", g.generation);
-        if extension {
-            let mut d = keep_in_force(g, &prior, ignored, now).with_extension(Extension::Refused {
+}
+
+/// No rule allows the new version, or one cannot decide yet: a first request is denied (or left
+/// undecided), an extension is refused while the version in force stays.
+fn no_rule(
+    g: &GrantView,
+    prior: GrantApproval,
+    extension: bool,
+    (reason, message, rule): (Reason, String, Option<RuleRef>),
+    now: Timestamp,
+) -> Decision {
+    if extension {
+        let refused = if reason == Reason::NoRuleAllows {
+            Extension::Refused {
                 reason: Reason::ExtensionDenied,
-                message: format!("extension {message}"),
-            });
-            d.rule = Some(rref);
-            return with_warnings(d, warnings);
+                message: format!("extension denied: {message}"),
+            }
+        } else {
+            Extension::Refused {
+                reason,
+                message: format!("extension undecided: {message}"),
+            }
+        };
+        return keep_in_force(g, &prior, vec![], now).with_extension(refused);
+    }
+    if reason == Reason::NoRuleAllows {
+        return deny(g, reason, message, prior, rule);
+    }
+    undecided(reason, message, prior)
+}
+
+/// A new version (the first request, or an extension of the version in force) under the rule
+/// that governs it.
+struct Candidate<'a, 'p> {
+    inp: &'a Inputs<'a>,
+    prior: GrantApproval,
+    in_force: Option<i64>,
+    rref: RuleRef,
+    limits: Limits,
+    rule: &'p AccessRule,
+    /// The approvals the tally set aside, sorted.
+    ignored: Vec<Ignored>,
+    warnings: Vec<Warning>,
+}
+
+impl Candidate<'_, '_> {
+    fn decide(self, t: &Tally) -> Decision {
+        let g = &self.inp.grant;
+        let extension = self.in_force.is_some();
+        if let Some(denier) = &t.deny_in_force {
+            let message = format!(
+                "{denier} denied the approved version (generation {}) under {}; access is revoked",
+                self.in_force.unwrap_or(g.generation),
+                self.rref
+            );
+            return self.denied(Reason::DeniedByApprover, message);
         }
-        return with_ignored(
-            with_warnings(
-                deny(g, Reason::DeniedByApprover, message, prior, Some(rref)),
-                warnings,
-            ),
-            ignored,
-        );
+        if let Some(denier) = &t.deny_current {
+            let message = format!(
+                "{denier} denied generation {} under {}",
+                g.generation, self.rref
+            );
+            if extension {
+                let refused = Extension::Refused {
+                    reason: Reason::ExtensionDenied,
+                    message: format!("extension {message}"),
+                };
+                let mut d = keep_in_force(g, &self.prior, self.ignored, self.inp.now)
+                    .with_extension(refused);
+                d.rule = Some(self.rref);
+                return with_warnings(d, self.warnings);
+            }
+            return self.denied(Reason::DeniedByApprover, message);
+        }
+        // The schema bounds it to 0..=10; a negative value (not admitted) would mean none.
+        let required = u32::try_from(self.rule.required_approvals).unwrap_or(0);
+        let approved = if required == 0 {
+            Some((ApprovalBasis::Policy, vec![], g.created))
+        } else if t.approvers.len() >= required as usize {
+            let chosen = &t.approvers[..required as usize];
+            let at = chosen.iter().map(|(_, at)| *at).max().unwrap_or(g.created);
+            let names = chosen.iter().map(|(n, _)| n.clone()).collect();
+            Some((ApprovalBasis::Approvals, names, at))
+        } else {
+            t.break_glass
+                .as_ref()
+                .map(|(n, at)| (ApprovalBasis::BreakGlass, vec![n.clone()], *at))
+        };
+        match approved {
+            Some((basis, approvers, at)) => self.approved(basis, approvers, at),
+            None => self.waiting(required, t),
+        }
     }
 
-    // The schema bounds it to 0..=10; a negative value (not admitted) would mean none.
-    let required = u32::try_from(rule.required_approvals).unwrap_or(0);
-    let approved = if required == 0 {
-        Some((ApprovalBasis::Policy, vec![], g.created))
-    } else if t.approvers.len() >= required as usize {
-        let chosen = &t.approvers[..required as usize];
-        let at = chosen.iter().map(|(_, at)| *at).max().unwrap_or(g.created);
-        let names = chosen.iter().map(|(n, _)| n.clone()).collect();
-        Some((ApprovalBasis::Approvals, names, at))
-    } else {
-        t.break_glass
-            .as_ref()
-            .map(|(n, at)| (ApprovalBasis::BreakGlass, vec![n.clone()], *at))
-    };
+    /// Denied under the governing rule, with the approvals set aside.
+    fn denied(self, reason: Reason, message: String) -> Decision {
+        let d = deny(
+            &self.inp.grant,
+            reason,
+            message,
+            self.prior,
+            Some(self.rref),
+        );
+        with_ignored(with_warnings(d, self.warnings), self.ignored)
+    }
 
-    if let Some((basis, approvers, at)) = approved {
+    /// Approved: allowed until the requested expiry, capped by the rule's maximum.
+    fn approved(mut self, basis: ApprovalBasis, approvers: Vec<String>, at: Timestamp) -> Decision {
+        let g = &self.inp.grant;
         let cap = match basis {
-            ApprovalBasis::BreakGlass => limits
+            ApprovalBasis::BreakGlass => self
+                .limits
                 .break_glass_max
                 .clone()
-                .or(limits.max_duration.clone()),
-            _ => limits.max_duration.clone(),
+                .or(self.limits.max_duration.clone()),
+            _ => self.limits.max_duration.clone(),
         };
-        let base = g.granted_at.unwrap_or(now);
+        let base = g.granted_at.unwrap_or(self.inp.now);
         let requested = match requested_expiry(g.spec, base) {
             Ok(e) => e,
-            Err(m) => return undecided(Reason::InvalidExpiry, m, prior),
+            Err(m) => return undecided(Reason::InvalidExpiry, m, self.prior),
         };
         let (expires_at, capped) = apply_cap(requested, base, cap.as_ref().map(|(d, _)| *d));
+        let rref = self.rref;
         if let Some(cap_at) = capped {
-            warnings.push(Warning {
+            self.warnings.push(Warning {
                 reason: Reason::ExpiryCapped,
                 message: format!(
                     "requested {} shortened to {cap_at} by {rref} (at most {} from the grant)",
@@ -565,90 +652,94 @@ pub fn decide(inp: &Inputs) -> Decision {
             approvers,
             approved_at: Some(Time(at)),
             max_duration: cap.map(|(_, s)| s),
-            ignored: truncate(&ignored),
+            ignored: truncate(&self.ignored),
             ..Default::default()
         };
         let mut d = allow(g, expires_at, record);
         d.rule = Some(rref);
-        d.ignored = ignored;
-        return with_warnings(d, warnings);
+        d.ignored = self.ignored;
+        with_warnings(d, self.warnings)
     }
 
-    // Waiting for approvals.
-    let since = pending_since(g, &prior, extension, now);
-    let deadline = add(since, limits.approval_timeout.0);
-    let missing = required.saturating_sub(t.approvers.len() as u32);
-    let counted: Vec<String> = t.approvers.iter().map(|(n, _)| n.clone()).collect();
-    if now >= deadline {
-        let message = format!(
-            "not approved within {} ({} of {required} approval(s) under {rref})",
-            limits.approval_timeout.1,
-            counted.len()
-        );
-        if extension {
-            let mut d = keep_in_force(g, &prior, ignored, now).with_extension(Extension::Refused {
-                reason: Reason::ExtensionTimedOut,
-                message: format!("extension {message}"),
-            });
+    /// Not approved yet: waiting until the approval timeout, then denied (an extension is
+    /// refused and the version in force stays).
+    fn waiting(self, required: u32, t: &Tally) -> Decision {
+        let (g, now) = (&self.inp.grant, self.inp.now);
+        let extension = self.in_force.is_some();
+        let since = pending_since(g, &self.prior, extension, now);
+        let deadline = add(since, self.limits.approval_timeout.0);
+        let missing = required.saturating_sub(t.approvers.len() as u32);
+        let counted: Vec<String> = t.approvers.iter().map(|(n, _)| n.clone()).collect();
+        let rref = &self.rref;
+        let pending = |mut d: Decision, rref: RuleRef| {
             d.record.pending_generation = Some(g.generation);
             d.record.pending_since = Some(Time(since));
             d.record.deadline = Some(Time(deadline));
             d.rule = Some(rref);
-            return with_warnings(d, warnings);
+            d
+        };
+        if now >= deadline {
+            let message = format!(
+                "not approved within {} ({} of {required} approval(s) under {rref})",
+                self.limits.approval_timeout.1,
+                counted.len()
+            );
+            if !extension {
+                return self.denied(Reason::ApprovalTimedOut, message);
+            }
+            let refused = Extension::Refused {
+                reason: Reason::ExtensionTimedOut,
+                message: format!("extension {message}"),
+            };
+            let d = keep_in_force(g, &self.prior, self.ignored, now).with_extension(refused);
+            return with_warnings(pending(d, self.rref), self.warnings);
         }
-        return with_ignored(
-            with_warnings(
-                deny(g, Reason::ApprovalTimedOut, message, prior, Some(rref)),
-                warnings,
-            ),
-            ignored,
+        if extension {
+            let d = keep_in_force(g, &self.prior, self.ignored, now)
+                .with_extension(Extension::Pending { missing, deadline });
+            let mut d = pending(d, self.rref);
+            d.requeue_at = Some(deadline);
+            return with_warnings(d, self.warnings);
+        }
+        let message = format!(
+            "{} for {} waits for {missing} more approval(s) under {rref} ({}; approvals name policy {} and generation {}) until {deadline}{}",
+            g.spec.entitlement,
+            g.spec
+                .requester
+                .as_ref()
+                .map_or("an unknown requester", |r| r.username.as_str()),
+            describe_approvers(self.rule),
+            rref.policy,
+            g.generation,
+            if counted.is_empty() {
+                String::new()
+            } else {
+                format!("; approved so far by {}", counted.join(", "))
+            }
         );
-    }
-    let message = format!(
-        "{} for {} waits for {missing} more approval(s) under {rref} ({}; approvals name policy {} and generation {}) until {deadline}{}",
-        g.spec.entitlement,
-        requester.map_or("an unknown requester", |r| r.username.as_str()),
-        describe_approvers(rule),
-        rref.policy,
-        g.generation,
-        if counted.is_empty() {
-            String::new()
-        } else {
-            format!("; approved so far by {}", counted.join(", "))
+        let record = GrantApproval {
+            policy: Some(rref.policy.clone()),
+            rule: Some(rref.rule.clone()),
+            approved_by: (!counted.is_empty())
+                .then(|| format!("{} ({} of {required})", counted.join(", "), counted.len())),
+            pending_generation: Some(g.generation),
+            pending_since: Some(Time(since)),
+            deadline: Some(Time(deadline)),
+            ignored: truncate(&self.ignored),
+            ..Default::default()
+        };
+        Decision {
+            outcome: Outcome::AwaitingApproval {
+                missing,
+                deadline,
+                message,
+            },
+            rule: Some(self.rref),
+            record,
+            ignored: self.ignored,
+            warnings: self.warnings,
+            requeue_at: Some(deadline),
         }
-    );
-    if extension {
-        let mut d = keep_in_force(g, &prior, ignored, now)
-            .with_extension(Extension::Pending { missing, deadline });
-        d.record.pending_generation = Some(g.generation);
-        d.record.pending_since = Some(Time(since));
-        d.record.deadline = Some(Time(deadline));
-        d.rule = Some(rref);
-        d.requeue_at = Some(deadline);
-        return with_warnings(d, warnings);
-    }
-    let record = GrantApproval {
-        policy: Some(rref.policy.clone()),
-        rule: Some(rref.rule.clone()),
-        approved_by: (!counted.is_empty())
-            .then(|| format!("{} ({} of {required})", counted.join(", "), counted.len())),
-        pending_generation: Some(g.generation),
-        pending_since: Some(Time(since)),
-        deadline: Some(Time(deadline)),
-        ignored: truncate(&ignored),
-        ..Default::default()
-    };
-    Decision {
-        outcome: Outcome::AwaitingApproval {
-            missing,
-            deadline,
-            message,
-        },
-        rule: Some(rref),
-        record,
-        ignored,
-        warnings,
-        requeue_at: Some(deadline),
     }
 }
 
