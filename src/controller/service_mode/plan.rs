@@ -153,24 +153,55 @@ fn cond(o: &Observed<'_>, status: ConditionStatus, reason: Reason, message: Stri
 
 /// The loop's desired state and the condition; the bool says whether service mode is wanted.
 fn decide(o: &Observed<'_>) -> (Desired, Condition, bool) {
-    use ConditionStatus::{False, True, Unknown};
+    let keys = match usable_keys(o) {
+        Ok(k) => k,
+        Err((c, wanted)) => return (Desired::Off, c, wanted),
+    };
+    let Some(token_version) = o.token_version else {
+        let c = cond(
+            o,
+            ConditionStatus::Unknown,
+            Reason::Connecting,
+            "waiting for a usable Monday.com token (see Connected)".into(),
+        );
+        return (Desired::Off, c, true);
+    };
+    let revision = revision(o, keys, token_version);
+    let link = match &o.view.revision {
+        Some(r) if *r == revision => &o.view.link,
+        _ => &Link::Starting,
+    };
+    (
+        Desired::On { revision },
+        link_condition(o, keys, link),
+        true,
+    )
+}
+
+/// The credentials when service mode is on and they are complete; otherwise the condition that
+/// says why not, and whether service mode is wanted (then `Ready` shows the problem).
+fn usable_keys<'a>(o: &Observed<'a>) -> Result<&'a C1Keys, (Condition, bool)> {
     let enabled = o.spec.and_then(|s| s.enabled);
     if enabled == Some(false) {
         let c = cond(
             o,
-            False,
+            ConditionStatus::False,
             Reason::ServiceModeOff,
             "switched off by spec.conductorOne.enabled".into(),
         );
-        return (Desired::Off, c, false);
+        return Err((c, false));
     }
-    let keys = match o.keys {
-        Ok(k) => k,
-        Err(problem) => {
-            let c = cond(o, False, problem.reason(), problem.to_string());
-            return (Desired::Off, c, true);
-        }
-    };
+    let keys = o.keys.map_err(|problem| {
+        (
+            cond(
+                o,
+                ConditionStatus::False,
+                problem.reason(),
+                problem.to_string(),
+            ),
+            true,
+        )
+    })?;
     let missing: Vec<&str> = [
         (settings::CLIENT_ID, keys.client_id.is_some()),
         (settings::CLIENT_SECRET, keys.client_secret.is_some()),
@@ -181,52 +212,39 @@ fn decide(o: &Observed<'_>) -> (Desired, Condition, bool) {
     .collect();
     // As in the SDK, the client id turns service mode on; the secret is then required.
     match (keys.client_id.is_some(), missing.is_empty(), enabled) {
-        (_, true, _) => {}
+        (_, true, _) => Ok(keys),
         (false, _, None) => {
-            let c = cond(
-                o,
-                False,
-                Reason::ServiceModeOff,
-                format!(
-                    "Secret {} holds no ConductorOne client id ({})",
-                    keys.secret,
-                    settings::CLIENT_ID
-                ),
+            let message = format!(
+                "Secret {} holds no ConductorOne client id ({})",
+                keys.secret,
+                settings::CLIENT_ID
             );
-            return (Desired::Off, c, false);
+            Err((
+                cond(o, ConditionStatus::False, Reason::ServiceModeOff, message),
+                false,
+            ))
         }
         _ => {
-            let c = cond(
-                o,
-                False,
-                Reason::SecretKeyMissing,
-                format!(
-                    "Secret {} has no {}: add it (service mode needs {} and {}) or set spec.conductorOne.enabled: false",
-                    keys.secret,
-                    missing.join(" and "),
-                    settings::CLIENT_ID,
-                    settings::CLIENT_SECRET
-                ),
+            let message = format!(
+                "Secret {} has no {}: add it (service mode needs {} and {}) or set spec.conductorOne.enabled: false",
+                keys.secret,
+                missing.join(" and "),
+                settings::CLIENT_ID,
+                settings::CLIENT_SECRET
             );
-            return (Desired::Off, c, true);
+            Err((
+                cond(o, ConditionStatus::False, Reason::SecretKeyMissing, message),
+                true,
+            ))
         }
     }
-    let Some(token_version) = o.token_version else {
-        let c = cond(
-            o,
-            Unknown,
-            Reason::Connecting,
-            "waiting for a usable Monday.com token (see Connected)".into(),
-        );
-        return (Desired::Off, c, true);
-    };
-    let revision = revision(o, keys, token_version);
+}
+
+/// The `ConductorOne` condition of a running loop, from what it reported last.
+fn link_condition(o: &Observed<'_>, keys: &C1Keys, link: &Link) -> Condition {
+    use ConditionStatus::{False, True, Unknown};
     let client = keys.client_id.as_deref().unwrap_or_default();
-    let link = match &o.view.revision {
-        Some(r) if *r == revision => &o.view.link,
-        _ => &Link::Starting,
-    };
-    let c = match link {
+    match link {
         Link::Idle | Link::Starting => cond(
             o,
             Unknown,
@@ -258,8 +276,7 @@ fn decide(o: &Observed<'_>) -> (Desired, Condition, bool) {
                 keys.secret
             ),
         ),
-    };
-    (Desired::On { revision }, c, true)
+    }
 }
 
 /// `status.conductorOne` with the reports the status read does not show yet, which reports to
