@@ -144,6 +144,11 @@ fn escape(s: &str) -> String {
 
 /// The webhook body for `msg`: `{"text": ..., "mondayOperator": {...}}`.
 pub fn payload(msg: &Message) -> Value {
+    json!({ "text": text(msg), "mondayOperator": fields(msg) })
+}
+
+/// The Slack-compatible line a person reads.
+fn text(msg: &Message) -> String {
     let g = &msg.grant;
     let who = g.requester.as_deref().unwrap_or("an unknown requester");
     let what = format!(
@@ -166,7 +171,7 @@ pub fn payload(msg: &Message) -> Value {
         .as_deref()
         .map(|r| format!(" Reason: {}.", escape(r)))
         .unwrap_or_default();
-    let text = match &msg.notice {
+    match &msg.notice {
         Notice::Requested {
             missing,
             deadline,
@@ -210,7 +215,12 @@ pub fn payload(msg: &Message) -> Value {
         Notice::Revoked => {
             format!(":lock: *Revoked:* {what}; the request was deleted and the access removed.")
         }
-    };
+    }
+}
+
+/// The same facts for machines, under `mondayOperator`.
+fn fields(msg: &Message) -> Value {
+    let g = &msg.grant;
     let mut fields = json!({
         "event": msg.notice.kind().as_str(),
         "namespace": g.namespace,
@@ -247,7 +257,7 @@ pub fn payload(msg: &Message) -> Value {
         }
         _ => {}
     }
-    json!({ "text": text, "mondayOperator": fields })
+    fields
 }
 
 /// When to send the reminder for access ending at `expires_at` (`None`: no reminder — no

@@ -181,39 +181,17 @@ struct Schedule {
 fn schedule(o: &Observed<'_>, st: &MondayConnectorStatus, has_outcome: bool) -> Schedule {
     let connector = o.connector;
     let generation = connector.metadata.generation;
-    let interval = time::parse_go_duration(&connector.spec.sync_interval)
-        .ok()
-        .filter(|d| *d >= MIN_INTERVAL);
-    let blocked = |c: Condition| Schedule {
-        conditions: vec![c],
-        start: None,
-        next: None,
-        events: vec![],
-        settled: false,
-    };
-    let (input, interval) = match (&o.secret, interval) {
-        (Err(problem), _) => {
-            return blocked(Condition::new(
-                ConditionType::Connected,
-                false,
-                problem.reason(),
-                problem.to_string(),
-                generation,
-            ));
+    let (input, interval) = match usable_inputs(o) {
+        Ok(x) => x,
+        Err(c) => {
+            return Schedule {
+                conditions: vec![c],
+                start: None,
+                next: None,
+                events: vec![],
+                settled: false,
+            };
         }
-        (Ok(_), None) => {
-            return blocked(Condition::new(
-                ConditionType::Connected,
-                false,
-                Reason::InvalidSpec,
-                format!(
-                    "spec.syncInterval {:?} must be a duration of at least 1m",
-                    connector.spec.sync_interval
-                ),
-                generation,
-            ));
-        }
-        (Ok(input), Some(interval)) => (input, interval),
     };
     let revision = spec_revision(connector, &input.resource_version);
     let requested = connector
@@ -255,6 +233,40 @@ fn schedule(o: &Observed<'_>, st: &MondayConnectorStatus, has_outcome: bool) -> 
         events: vec![],
         settled: true,
     }
+}
+
+/// The token's Secret and the sync interval, or the `Connected` condition saying which is unusable.
+fn usable_inputs<'a>(o: &Observed<'a>) -> Result<(&'a SecretInput, Duration), Condition> {
+    let connector = o.connector;
+    let generation = connector.metadata.generation;
+    let input = match o.secret {
+        Ok(input) => input,
+        Err(problem) => {
+            return Err(Condition::new(
+                ConditionType::Connected,
+                false,
+                problem.reason(),
+                problem.to_string(),
+                generation,
+            ));
+        }
+    };
+    let interval = time::parse_go_duration(&connector.spec.sync_interval)
+        .ok()
+        .filter(|d| *d >= MIN_INTERVAL)
+        .ok_or_else(|| {
+            Condition::new(
+                ConditionType::Connected,
+                false,
+                Reason::InvalidSpec,
+                format!(
+                    "spec.syncInterval {:?} must be a duration of at least 1m",
+                    connector.spec.sync_interval
+                ),
+                generation,
+            )
+        })?;
+    Ok((input, interval))
 }
 
 /// `Synced` before the first sync has ended: in progress, or pending.
