@@ -465,28 +465,34 @@ fn run(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs kubectl. Right after the CRDs are created the MutatingAdmissionPolicies cannot patch a
+/// kind until the apiserver refreshed their schema (every 5 s) and answer ServiceUnavailable:
+/// retried for up to a minute, as the README tells users to.
 fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Result<()> {
     use std::io::Write;
-    let mut child = Command::new(tool("kubectl"))
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(input.as_bytes())?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut child = Command::new(tool("kubectl"))
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !err.contains("ServiceUnavailable") || Instant::now() > deadline {
+            bail!("kubectl {} failed: {}", args.join(" "), err.trim());
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
-    let out = child.wait_with_output()?;
-    if !out.status.success() {
-        bail!(
-            "kubectl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
 }
 
 fn wait_for(kubeconfig: &Path, args: &[&str]) -> Result<()> {

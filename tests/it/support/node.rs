@@ -1337,12 +1337,24 @@ impl Node {
     }
 }
 
-/// `kubectl apply` of one object.
+/// `kubectl apply` of one object. Right after the chart (re)creates the CRDs, the
+/// MutatingAdmissionPolicies cannot patch a kind until the apiserver refreshed their schema
+/// (every 5 s) and answer ServiceUnavailable; the README tells users to retry, and so does this.
 pub fn apply_json(obj: &serde_json::Value) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("obj.json");
     std::fs::write(&path, serde_json::to_vec(obj).expect("json")).expect("write");
-    let out = control_plane::kubectl(&["apply", "-f", path.to_str().expect("utf-8")]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let out = loop {
+        let out = control_plane::kubectl(&["apply", "-f", path.to_str().expect("utf-8")]);
+        if out.status.success()
+            || !String::from_utf8_lossy(&out.stderr).contains("ServiceUnavailable")
+            || Instant::now() > deadline
+        {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
     assert!(
         out.status.success(),
         "kubectl apply {obj}: {}",
