@@ -1262,6 +1262,21 @@ impl Node {
             "--log-format".into(),
             "json".into(),
         ];
+        // The chart's disk flags, so the sync stays within its volumes as the operator would.
+        let disk_flags = [
+            "--data-size-limit=",
+            "--scratch-dir=",
+            "--scratch-size-limit=",
+        ];
+        command.extend(
+            c["args"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .filter(|a| disk_flags.iter().any(|f| a.starts_with(f)))
+                .map(String::from),
+        );
         command.extend(spec.extra_args.iter().map(|s| s.to_string()));
         c["command"] = serde_json::json!(command);
         c["args"] = serde_json::json!([]);
