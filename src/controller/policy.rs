@@ -347,23 +347,21 @@ pub fn decide(inp: &Inputs) -> Decision {
     if let Some(d) = outside_policy(g, &prior, inp.now) {
         return d;
     }
-    let mut warnings = Vec::new();
-    if g.spec.requester.is_none() {
-        warnings.push(Warning {
-            reason: Reason::RequesterUnknown,
-            message: "the grant has no spec.requester (created before the admission policies were installed?): self-approval cannot be detected and break-glass does not apply".into(),
-        });
-    }
+    let mut warnings: Vec<Warning> = g.spec.requester.is_none().then(|| Warning {
+        reason: Reason::RequesterUnknown,
+        message: "the grant has no spec.requester (created before the admission policies were installed?): self-approval cannot be detected and break-glass does not apply".into(),
+    }).into_iter().collect();
     let in_force = prior.approved_generation.filter(|&a| a <= g.generation);
     let sticky = in_force == Some(g.generation);
 
-    // 4. No policy at all.
+    // 4. No policy at all. Approved under a policy that has since been deleted: it stands.
     if inp.policies.is_empty() {
-        if sticky && prior.basis != Some(ApprovalBasis::NoPolicy) {
-            // Approved under a policy that has since been deleted: the approval stands.
-            return with_warnings(keep_in_force(g, &prior, vec![], inp.now), warnings);
-        }
-        return with_warnings(no_policy(g, &prior, in_force, inp), warnings);
+        let d = if sticky && prior.basis != Some(ApprovalBasis::NoPolicy) {
+            keep_in_force(g, &prior, vec![], inp.now)
+        } else {
+            no_policy(g, &prior, in_force, inp)
+        };
+        return with_warnings(d, warnings);
     }
 
     // 5. The governing rule.
@@ -384,27 +382,7 @@ pub fn decide(inp: &Inputs) -> Decision {
     }
     // 7. A new version: the first request, or an extension of the version in force.
     match found.governing {
-        Some((rref, limits, rule)) => {
-            let t = tally(
-                inp,
-                &rref,
-                rule,
-                g.spec.requester.as_ref(),
-                in_force,
-                &prior,
-            );
-            let c = Candidate {
-                inp,
-                prior,
-                in_force,
-                rref,
-                limits,
-                rule,
-                ignored: sorted(t.ignored.clone()),
-                warnings,
-            };
-            c.decide(&t)
-        }
+        Some(governing) => Candidate::decide_new(inp, prior, in_force, governing, warnings),
         None => {
             let (reason, message, rule) = match found.undecidable {
                 Some((reason, message, rref)) => (reason, message, Some(rref)),
@@ -549,7 +527,30 @@ struct Candidate<'a, 'p> {
     warnings: Vec<Warning>,
 }
 
-impl Candidate<'_, '_> {
+impl<'a, 'p> Candidate<'a, 'p> {
+    /// Counts the approvals of the new version under its governing rule and decides it.
+    fn decide_new(
+        inp: &'a Inputs<'a>,
+        prior: GrantApproval,
+        in_force: Option<i64>,
+        (rref, limits, rule): (RuleRef, Limits, &'p AccessRule),
+        warnings: Vec<Warning>,
+    ) -> Decision {
+        let requester = inp.grant.spec.requester.as_ref();
+        let t = tally(inp, &rref, rule, requester, in_force, &prior);
+        let c = Candidate {
+            inp,
+            prior,
+            in_force,
+            rref,
+            limits,
+            rule,
+            ignored: sorted(t.ignored.clone()),
+            warnings,
+        };
+        c.decide(&t)
+    }
+
     fn decide(self, t: &Tally) -> Decision {
         let g = &self.inp.grant;
         let extension = self.in_force.is_some();
@@ -661,6 +662,28 @@ impl Candidate<'_, '_> {
         with_warnings(d, self.warnings)
     }
 
+    /// What the request waits for, and how an approver answers it.
+    fn awaiting_message(&self, missing: u32, deadline: Timestamp, counted: &[String]) -> String {
+        let g = &self.inp.grant;
+        let rref = &self.rref;
+        format!(
+            "{} for {} waits for {missing} more approval(s) under {rref} ({}; approvals name policy {} and generation {}) until {deadline}{}",
+            g.spec.entitlement,
+            g.spec
+                .requester
+                .as_ref()
+                .map_or("an unknown requester", |r| r.username.as_str()),
+            describe_approvers(self.rule),
+            rref.policy,
+            g.generation,
+            if counted.is_empty() {
+                String::new()
+            } else {
+                format!("; approved so far by {}", counted.join(", "))
+            }
+        )
+    }
+
     /// Not approved yet: waiting until the approval timeout, then denied (an extension is
     /// refused and the version in force stays).
     fn waiting(self, required: u32, t: &Tally) -> Decision {
@@ -701,22 +724,7 @@ impl Candidate<'_, '_> {
             d.requeue_at = Some(deadline);
             return with_warnings(d, self.warnings);
         }
-        let message = format!(
-            "{} for {} waits for {missing} more approval(s) under {rref} ({}; approvals name policy {} and generation {}) until {deadline}{}",
-            g.spec.entitlement,
-            g.spec
-                .requester
-                .as_ref()
-                .map_or("an unknown requester", |r| r.username.as_str()),
-            describe_approvers(self.rule),
-            rref.policy,
-            g.generation,
-            if counted.is_empty() {
-                String::new()
-            } else {
-                format!("; approved so far by {}", counted.join(", "))
-            }
-        );
+        let message = self.awaiting_message(missing, deadline, &counted);
         let record = GrantApproval {
             policy: Some(rref.policy.clone()),
             rule: Some(rref.rule.clone()),
@@ -1095,82 +1103,22 @@ fn tally(
         .collect();
     mine.sort_by_key(|a| (created_of(a), a.metadata.name.clone()));
     let break_glass = rule.break_glass.as_ref().is_some_and(|b| b.enabled);
-    let approvers = rule.approvers.as_ref().filter(|s| !s.is_empty());
-    // Approvals count only when created before the deadline of the version they approve.
-    let deadline = |generation: i64| -> Option<Timestamp> {
-        let timeout = parse_go_duration(&rule.approval_timeout)
-            .ok()
-            .and_then(|d| SignedDuration::try_from(d).ok())?;
-        let since = if in_force.is_none() {
-            g.created
-        } else if prior.pending_generation == Some(generation) {
-            prior.pending_since.as_ref().map_or(inp.now, |t| t.0)
-        } else {
-            inp.now
-        };
-        Some(add(since, timeout))
-    };
     let mut seen = BTreeSet::new();
     for a in mine {
-        let name = a.metadata.name.clone().unwrap_or_default();
-        let approver = a.spec.approver.as_ref();
-        let mut ignore = |reason: Reason, message: String| {
-            t.ignored.push(Ignored {
-                approval: name.clone(),
-                approver: approver.map(|p| p.username.clone()),
-                reason,
-                message,
-            });
+        let ignore = |reason: Reason, message: String| Ignored {
+            approval: a.metadata.name.clone().unwrap_or_default(),
+            approver: a.spec.approver.as_ref().map(|p| p.username.clone()),
+            reason,
+            message,
         };
-        if a.spec.grant_ref.uid != g.uid {
-            ignore(
-                Reason::OtherGrant,
-                "it names an earlier grant of the same name (another uid)".into(),
-            );
-            continue;
-        }
-        let generation = a.spec.grant_ref.generation;
-        let for_current = generation == g.generation;
-        let for_in_force = Some(generation) == in_force && !for_current;
-        if !for_current && !for_in_force {
-            // Approvals of versions before the one in force are history, not mistakes.
-            if in_force.is_some_and(|f| generation < f) {
+        let (who, for_current) = match screen(a, g, in_force, rref, rule) {
+            Screened::Counts { who, for_current } => (who, for_current),
+            Screened::History => continue,
+            Screened::Ignored(reason, message) => {
+                t.ignored.push(ignore(reason, message));
                 continue;
             }
-            ignore(
-                Reason::OtherVersion,
-                format!(
-                    "it names generation {generation}, the request is at generation {}",
-                    g.generation
-                ),
-            );
-            continue;
-        }
-        if a.spec.policy_ref.name != rref.policy {
-            ignore(
-                Reason::OtherPolicy,
-                format!(
-                    "it names policy {}, the grant is governed by {rref}",
-                    a.spec.policy_ref.name
-                ),
-            );
-            continue;
-        }
-        let Some(who) = approver else {
-            ignore(
-                Reason::ApproverUnknown,
-                "it carries no spec.approver (the admission policies stamp it)".into(),
-            );
-            continue;
         };
-        if approvers.is_some_and(|s| !s.includes(who)) {
-            ignore(
-                Reason::NotAnApprover,
-                format!("{} is not among the approvers of {rref}", who.username),
-            );
-            continue;
-        }
-        let is_self = requester.is_some_and(|r| r.username == who.username);
         match a.spec.decision {
             ApprovalDecision::Deny => {
                 let slot = if for_current {
@@ -1181,42 +1129,152 @@ fn tally(
                 slot.get_or_insert_with(|| who.username.clone());
             }
             // The version in force was counted when it was approved.
-            ApprovalDecision::Approve if for_in_force => {}
+            ApprovalDecision::Approve if !for_current => {}
             ApprovalDecision::Approve => {
                 let at = created_of(a).unwrap_or(g.created);
-                if deadline(generation).is_some_and(|d| at > d) {
-                    ignore(
+                let generation = a.spec.grant_ref.generation;
+                // Approvals count only when created before the deadline of their version.
+                let refused = if approval_deadline(inp, rule, in_force, prior, generation)
+                    .is_some_and(|d| at > d)
+                {
+                    Some((
                         Reason::AfterDeadline,
-                        "it was created after the approval deadline".into(),
-                    );
-                    continue;
+                        "it was created after the approval deadline".to_string(),
+                    ))
+                } else {
+                    let is_self = requester.is_some_and(|r| r.username == who.username);
+                    t.approve(&mut seen, who, at, is_self, break_glass, rref)
+                };
+                if let Some((reason, message)) = refused {
+                    t.ignored.push(ignore(reason, message));
                 }
-                if is_self {
-                    if break_glass {
-                        t.break_glass.get_or_insert((who.username.clone(), at));
-                    } else {
-                        ignore(
-                            Reason::SelfApproval,
-                            format!(
-                                "{} requested this access and cannot approve it ({rref} allows no break-glass)",
-                                who.username
-                            ),
-                        );
-                    }
-                    continue;
-                }
-                if !seen.insert(who.username.clone()) {
-                    ignore(
-                        Reason::DuplicateApprover,
-                        format!("{} already approved this version", who.username),
-                    );
-                    continue;
-                }
-                t.approvers.push((who.username.clone(), at));
             }
         }
     }
     t
+}
+
+impl Tally {
+    /// Counts an approval of the current version by `who`, or says why it does not count.
+    fn approve(
+        &mut self,
+        seen: &mut BTreeSet<String>,
+        who: &UserIdentity,
+        at: Timestamp,
+        is_self: bool,
+        break_glass: bool,
+        rref: &RuleRef,
+    ) -> Option<(Reason, String)> {
+        if is_self && break_glass {
+            self.break_glass.get_or_insert((who.username.clone(), at));
+            None
+        } else if is_self {
+            Some((
+                Reason::SelfApproval,
+                format!(
+                    "{} requested this access and cannot approve it ({rref} allows no break-glass)",
+                    who.username
+                ),
+            ))
+        } else if !seen.insert(who.username.clone()) {
+            Some((
+                Reason::DuplicateApprover,
+                format!("{} already approved this version", who.username),
+            ))
+        } else {
+            self.approvers.push((who.username.clone(), at));
+            None
+        }
+    }
+}
+
+/// The approval deadline of version `generation`: the timeout from when it was requested (the
+/// grant's creation, or when an extension became pending).
+fn approval_deadline(
+    inp: &Inputs,
+    rule: &AccessRule,
+    in_force: Option<i64>,
+    prior: &GrantApproval,
+    generation: i64,
+) -> Option<Timestamp> {
+    let timeout = parse_go_duration(&rule.approval_timeout)
+        .ok()
+        .and_then(|d| SignedDuration::try_from(d).ok())?;
+    let since = if in_force.is_none() {
+        inp.grant.created
+    } else if prior.pending_generation == Some(generation) {
+        prior.pending_since.as_ref().map_or(inp.now, |t| t.0)
+    } else {
+        inp.now
+    };
+    Some(add(since, timeout))
+}
+
+/// What an approval of this grant's name is, before its decision is looked at.
+enum Screened<'a> {
+    /// It counts, by `who`, for the current version or (else) the version in force.
+    Counts {
+        who: &'a UserIdentity,
+        for_current: bool,
+    },
+    /// An approval of a version before the one in force: history, not a mistake.
+    History,
+    /// Set aside, and why.
+    Ignored(Reason, String),
+}
+
+/// Whether an approval names this grant (uid), a version that matters, the governing policy, and
+/// an approver the rule accepts.
+fn screen<'a>(
+    a: &'a MondayAccessApproval,
+    g: &GrantView,
+    in_force: Option<i64>,
+    rref: &RuleRef,
+    rule: &AccessRule,
+) -> Screened<'a> {
+    if a.spec.grant_ref.uid != g.uid {
+        return Screened::Ignored(
+            Reason::OtherGrant,
+            "it names an earlier grant of the same name (another uid)".into(),
+        );
+    }
+    let generation = a.spec.grant_ref.generation;
+    let for_current = generation == g.generation;
+    if !for_current && Some(generation) != in_force {
+        if in_force.is_some_and(|f| generation < f) {
+            return Screened::History;
+        }
+        return Screened::Ignored(
+            Reason::OtherVersion,
+            format!(
+                "it names generation {generation}, the request is at generation {}",
+                g.generation
+            ),
+        );
+    }
+    if a.spec.policy_ref.name != rref.policy {
+        return Screened::Ignored(
+            Reason::OtherPolicy,
+            format!(
+                "it names policy {}, the grant is governed by {rref}",
+                a.spec.policy_ref.name
+            ),
+        );
+    }
+    let Some(who) = a.spec.approver.as_ref() else {
+        return Screened::Ignored(
+            Reason::ApproverUnknown,
+            "it carries no spec.approver (the admission policies stamp it)".into(),
+        );
+    };
+    let approvers = rule.approvers.as_ref().filter(|s| !s.is_empty());
+    if approvers.is_some_and(|s| !s.includes(who)) {
+        return Screened::Ignored(
+            Reason::NotAnApprover,
+            format!("{} is not among the approvers of {rref}", who.username),
+        );
+    }
+    Screened::Counts { who, for_current }
 }
 
 fn created_of(a: &MondayAccessApproval) -> Option<Timestamp> {

@@ -170,14 +170,9 @@ async fn record(client: &kube::Client, g: Granted) -> Result<(), kube::Error> {
     Ok(())
 }
 
-/// The record and its status (pure): granted at `now`, expiring at `expires`.
-fn record_of(
-    g: &Granted,
-    grace: Duration,
-    now: jiff::Timestamp,
-    expires: jiff::Timestamp,
-) -> (MondayAccessGrant, MondayAccessGrantStatus) {
-    let (principal, shown) = match &g.principal {
+/// The record's principal, and how status shows it.
+fn principal_of(p: &Principal) -> (GrantPrincipal, String) {
+    match p {
         Principal::UserId(id) => (
             GrantPrincipal {
                 user_id: Some(id.to_string()),
@@ -199,7 +194,17 @@ fn record_of(
             },
             e.clone(),
         ),
-    };
+    }
+}
+
+/// The record and its status (pure): granted at `now`, expiring at `expires`.
+fn record_of(
+    g: &Granted,
+    grace: Duration,
+    now: jiff::Timestamp,
+    expires: jiff::Timestamp,
+) -> (MondayAccessGrant, MondayAccessGrantStatus) {
+    let (principal, shown) = principal_of(&g.principal);
     let task_id = &g.task_id;
     let mut record = crate::controller::access_grant::conductor_one_grant(
         &record_name(task_id),
