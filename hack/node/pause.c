@@ -1,4 +1,4 @@
-/* The pod sandbox process of the test node (tests/support/node.rs): it holds the pod's namespaces
+/* The pod sandbox process of the test node (tests/it/support/node.rs): it holds the pod's namespaces
  * and does nothing else. No registry is reachable, so the usual pause image cannot be pulled; this
  * is built with musl-gcc -static into a one-file image. Exits on SIGINT/SIGTERM, reaps children
  * (it is PID 1 when a pod shares its process namespace). */
