@@ -34,19 +34,38 @@ message Status {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let spec = std::env::var_os("BATON_PROTO_DIR")
+    // BATON_PROTO_DIR, else the shared reference beside the clone, else the copy of baton-sdk's
+    // proto/ that `make tools` (hack/build-tools.sh protos) keeps in the tools cache.
+    let cache = std::env::var_os("MONDAY_TOOLS_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../../shared/reference/baton-proto"));
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+                .map(|c| c.join("monday-operator/tools"))
+        })
+        .map(|c| c.join("baton-proto-v0.25.0"));
+    let tried: Vec<PathBuf> = std::env::var_os("BATON_PROTO_DIR")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([manifest.join("../../shared/reference/baton-proto")])
+        .chain(cache)
+        .collect();
     println!("cargo:rerun-if-env-changed=BATON_PROTO_DIR");
-    println!("cargo:rerun-if-changed={}", spec.display());
-    if !spec.join(FILES[0]).exists() {
+    println!("cargo:rerun-if-env-changed=MONDAY_TOOLS_CACHE");
+    let Some(spec) = tried.iter().find(|d| d.join(FILES[0]).exists()).cloned() else {
         panic!(
-            "the BatonService protocol specification is missing: expected {} (the shared \
-             reference material beside the clone, as on every development and CI machine; or set \
-             BATON_PROTO_DIR)",
-            spec.join(FILES[0]).display()
+            "the BatonService protocol specification is missing: looked in {} (set BATON_PROTO_DIR, \
+             put the shared reference beside the clone, or run `make tools` to fetch baton-sdk's \
+             proto/ into the tools cache)",
+            tried
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-    }
+    };
+    println!("cargo:rerun-if-changed={}", spec.display());
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it"));
     let stripped = out.join("proto");
     copy_stripped(&spec, &spec.join("c1"), &stripped);

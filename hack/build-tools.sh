@@ -158,6 +158,29 @@ fetch_schema() {
   fi
 }
 
+# The BatonService protocol files the ConductorOne double is generated from: ../shared beside the
+# clone, else baton-sdk's own proto/ folder from the Go module proxy (the same files, verbatim),
+# kept in the cache for conductorone-double/build.rs.
+BATON_SDK_VERSION=v0.25.0
+fetch_protos() {
+  local shared="$root/../shared/reference/baton-proto" dir="$cache/baton-proto-$BATON_SDK_VERSION" src
+  if [ -n "${BATON_PROTO_DIR:-}" ] && [ -d "$BATON_PROTO_DIR/c1" ]; then
+    log "baton protos: $BATON_PROTO_DIR (BATON_PROTO_DIR)"; return
+  fi
+  if [ -d "$shared/c1" ]; then log "baton protos: $shared"; return; fi
+  if [ -f "$dir/c1/connectorapi/baton/v1/baton.proto" ]; then log "baton protos: cached in $dir"; return; fi
+  src=$(cd "$cache" && GOFLAGS=-mod=mod go mod download -json "github.com/conductorone/baton-sdk@$BATON_SDK_VERSION" \
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  if [ -n "$src" ] && [ -d "$src/proto/c1" ]; then
+    rm -rf "$dir.part" && mkdir -p "$dir.part"
+    cp -R "$src/proto/c1" "$dir.part/c1" && cp "$src/LICENSE" "$dir.part/" 2>/dev/null || true
+    chmod -R u+w "$dir.part" && rm -rf "$dir" && mv "$dir.part" "$dir"
+    log "baton protos: baton-sdk $BATON_SDK_VERSION proto/ from the Go module proxy into $dir"
+  else
+    log "WARNING: baton protos not at \$BATON_PROTO_DIR, not at $shared, and baton-sdk $BATON_SDK_VERSION could not be downloaded; the ConductorOne double will not build"
+  fi
+}
+
 what=${1:-all}
 case "$what" in
   k8s) build_k8s ;;
@@ -166,8 +189,9 @@ case "$what" in
   hadolint) build_hadolint ;;
   node) build_node ;;
   schema) fetch_schema ;;
-  all) build_k8s; build_node; build_helm; build_baton; build_hadolint; fetch_schema ;;
-  *) echo "usage: $0 [all|k8s|node|helm|baton|hadolint|schema]" >&2; exit 2 ;;
+  protos) fetch_protos ;;
+  all) build_k8s; build_node; build_helm; build_baton; build_hadolint; fetch_schema; fetch_protos ;;
+  *) echo "usage: $0 [all|k8s|node|helm|baton|hadolint|schema|protos]" >&2; exit 2 ;;
 esac
 
 link() { [ -x "$1" ] && ln -sfn "$1" "$bin/$(basename "$1")"; return 0; }
