@@ -170,7 +170,7 @@ fetch_protos() {
   if [ -d "$shared/c1" ]; then log "baton protos: $shared"; return; fi
   if [ -f "$dir/c1/connectorapi/baton/v1/baton.proto" ]; then log "baton protos: cached in $dir"; return; fi
   src=$(cd "$cache" && GOFLAGS=-mod=mod go mod download -json "github.com/conductorone/baton-sdk@$BATON_SDK_VERSION" \
-    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || src=""
   if [ -n "$src" ] && [ -d "$src/proto/c1" ]; then
     rm -rf "$dir.part" && mkdir -p "$dir.part"
     cp -R "$src/proto/c1" "$dir.part/c1" && cp "$src/LICENSE" "$dir.part/" 2>/dev/null || true
